@@ -1,0 +1,10 @@
+"""`fakescope scan` (not yet built)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scan", help="(not yet available)")
+    p.set_defaults(func=lambda args: (print("fakescope scan: not available yet"), 2)[1])

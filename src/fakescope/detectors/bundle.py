@@ -1,0 +1,83 @@
+"""A detector bundle: one file with everything needed to run a trained model the same way it
+was trained (architecture, weights, input size, normalisation, crop framing, threshold).
+
+Saved with `torch.save` as a plain dict of tensors and primitives (loadable with
+``weights_only=True``, so loading a user's file cannot run code). The sha256 of the file is the
+weights identity reported in every scan result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fakescope.errors import WeightsError
+from fakescope.output.atomic import atomic_write_bytes
+
+BUNDLE_FORMAT = 1
+
+
+@dataclass
+class BundleMeta:
+    """How to feed and read the model; travels with the weights."""
+
+    model_name: str
+    model_kwargs: dict[str, Any]
+    input_size: int  # square crop side the model was trained on
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    crop_preset: str = "dfdc_tight"  # a fakescope.faces crop preset name
+    threshold: float = 0.5  # on the fake probability
+    threshold_method: str = "default"
+    version: str = "0"
+    detector: str = "fakebuster"
+    extra: dict[str, Any] = field(default_factory=dict)  # training provenance, metrics, ...
+
+
+@dataclass
+class Bundle:
+    meta: BundleMeta
+    state_dict: dict[str, torch.Tensor]
+    sha256: str
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_bundle(path: str | Path, meta: BundleMeta, state_dict: dict[str, torch.Tensor]) -> str:
+    """Write atomically; returns the file's sha256."""
+    buf = io.BytesIO()
+    torch.save({"format": BUNDLE_FORMAT, "meta": asdict(meta), "state_dict": state_dict}, buf)
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
+
+
+def load_bundle(path: str | Path, expected_sha256: str | None = None) -> Bundle:
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    data = path.read_bytes()
+    digest = sha256_bytes(data)
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise WeightsError(
+            f"{path}: sha256 {digest} does not match the pinned {expected_sha256} "
+            "(corrupt or replaced file)"
+        )
+    try:
+        raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        meta = BundleMeta(**raw["meta"])
+        state = raw["state_dict"]
+    except Exception as exc:  # any unpickling/shape problem means the file is not a bundle
+        raise WeightsError(f"{path}: not a fakescope detector bundle ({exc})") from exc
+    if raw.get("format") != BUNDLE_FORMAT:
+        raise WeightsError(f"{path}: bundle format {raw.get('format')} is not {BUNDLE_FORMAT}")
+    meta.mean = tuple(meta.mean)
+    meta.std = tuple(meta.std)
+    return Bundle(meta=meta, state_dict=state, sha256=digest)

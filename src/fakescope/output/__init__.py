@@ -1,0 +1,1 @@
+"""Writing results: atomic files, resumable record logs, and the user-facing formats."""
