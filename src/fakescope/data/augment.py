@@ -1,0 +1,70 @@
+"""Training augmentation (albumentations 2.x) whose magnitudes scale with one `strength`.
+
+At ``strength=1`` this is seed 001's set (§2.2.5): JPEG quality 60–100, Gaussian noise,
+horizontal flip, one of brightness/contrast, FancyPCA or hue/saturation, to-gray, and
+shift-scale-rotate (shift 0.1, scale 0.2, rotate 10°; ``Affine`` in albumentations 2.x),
+plus cutout (``CoarseDropout``, seed 002 §3.3). Progressive learning (seed 002): the
+trainer builds a new pipeline each epoch with a growing strength, so early epochs see mild
+distortions and later ones the full set. ``strength=0`` leaves only the horizontal flip.
+
+Deterministic under a seed: ``Compose(seed=...)`` owns its random state, independent of the
+global RNGs (in DataLoader workers, `datasets.seed_worker` reseeds it per worker).
+"""
+
+from __future__ import annotations
+
+import albumentations as A
+import cv2
+
+
+def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool = True) -> A.Compose:
+    """An albumentations Compose for uint8 RGB crops (works on ``image=`` and ``images=``).
+
+    Every magnitude is its seed-001 value times `strength` (clamped to [0, 1]); the
+    probabilities are seed 001's, except to-gray whose probability is its "magnitude".
+    """
+    s = float(min(max(strength, 0.0), 1.0))
+    transforms: list[A.BasicTransform] = []
+    if s > 0:
+        transforms += [
+            A.ImageCompression(quality_range=(int(round(100 - 40 * s)), 100), p=0.5),
+            # albumentations 0.x GaussNoise default var_limit (10, 50) on 0-255 = std 3.2-7.1,
+            # i.e. 0.012-0.028 of the range (2.x takes std as a fraction of the max value).
+            A.GaussNoise(std_range=(0.012 * s, 0.028 * s), p=0.1),
+        ]
+    transforms.append(A.HorizontalFlip(p=0.5))
+    if s > 0:
+        transforms += [
+            A.OneOf(
+                [
+                    A.RandomBrightnessContrast(brightness_limit=0.2 * s, contrast_limit=0.2 * s, p=1.0),
+                    A.FancyPCA(alpha=0.1 * s, p=1.0),
+                    A.HueSaturationValue(
+                        hue_shift_limit=20 * s, sat_shift_limit=30 * s, val_shift_limit=20 * s, p=1.0
+                    ),
+                ],
+                p=0.7,
+            ),
+            A.ToGray(p=0.2 * s),
+            A.Affine(
+                translate_percent=(-0.1 * s, 0.1 * s),
+                scale=(1 - 0.2 * s, 1 + 0.2 * s),
+                rotate=(-10 * s, 10 * s),
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                p=0.5,
+            ),
+        ]
+        if cutout:
+            # Cutout (DeVries & Taylor): 1 square-ish hole of 10 % of the side at low strength,
+            # up to 3 holes of 10-30 % at full strength.
+            transforms.append(
+                A.CoarseDropout(
+                    num_holes_range=(1, 1 + int(round(2 * s))),
+                    hole_height_range=(0.1, 0.1 + 0.2 * s),
+                    hole_width_range=(0.1, 0.1 + 0.2 * s),
+                    fill=0,
+                    p=0.5,
+                )
+            )
+    return A.Compose(transforms, seed=seed)
