@@ -214,8 +214,23 @@ def assign_identities(
     threshold: float = DEFAULT_THRESHOLD,
     rect: str = "fixed",
     progress: bool = False,
+    per_group: bool = False,
 ) -> pd.DataFrame:
-    """Copy of `df` with an ``identity`` column (``"id<k>"``; null where no descriptor)."""
+    """Copy of `df` with an ``identity`` column (``"id<k>"``; null where no descriptor).
+
+    With `per_group`, only one crop per source ``group`` is described (the REAL one when the
+    group has it) and its identity is given to the whole group. A DFDC fake shows the scene
+    and head of its source video, so this halves the cost; what it misses is the swapped-in
+    donor face, which a source-only identity cannot see (say so wherever it is used).
+    """
+    if per_group:
+        order = df.sort_values("label", kind="stable")  # REAL (0) first within each group
+        reps = order.drop_duplicates("group", keep="first")
+        rep_ids = assign_identities(reps, path_col, cache_path, n_jobs, threshold, rect, progress)
+        out = df.copy()
+        out["identity"] = out["group"].map(dict(zip(rep_ids["group"], rep_ids["identity"])))
+        out["identity"] = out["identity"].astype("string")
+        return out
     desc = compute_descriptors(df[path_col].tolist(), n_jobs, cache_path, rect=rect, progress=progress)
     ids = cluster_identities(desc, threshold)
     out = df.copy()
@@ -236,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--rect", choices=("fixed", "detect"), default="fixed")
     ap.add_argument("--limit", type=int, default=None, help="only the first N rows (trial runs)")
+    ap.add_argument("--per-group", action="store_true",
+                    help="describe one crop per source group (the REAL one) and share its identity")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     out = Path(args.out)
@@ -245,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         df = df.head(args.limit)
     t0 = time.monotonic()
     df = assign_identities(df, cache_path=cache, n_jobs=args.n_jobs, threshold=args.threshold,
-                           rect=args.rect, progress=True)
+                           rect=args.rect, progress=True, per_group=args.per_group)
     df = merge_groups(df, "identity")  # split_group: source groups joined with identities
     keep = [c for c in ("path", "video", "label", "group", "identity", "split_group") if c in df.columns]
     buf = io.BytesIO()
