@@ -1,0 +1,67 @@
+"""Probe: what an input is (kind, size, rotation, rate, length, codec, sha256), decoding one frame."""
+
+from __future__ import annotations
+
+import os
+
+from fakescope.errors import MediaError
+from fakescope.media.container import error_from_av, is_image_container, open_video, stream_facts
+from fakescope.media.files import check_file, is_image
+from fakescope.media.hashing import sha256_file
+from fakescope.media.images import image_header
+from fakescope.types import MediaInfo
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Read the container header and decode one keyframe (the display rotation lives in frame
+    side data, and decoding it proves the codec works). Raises MediaError naming the cause."""
+    p = check_file(path)
+    if is_image(p):
+        return _probe_image(p)
+    container, stream = open_video(p)
+    with container:
+        if is_image_container(container):
+            container.close()
+            return _probe_image(p)
+        facts = stream_facts(container, stream, p)
+        stream.thread_type = "SLICE"  # frame threads would delay the first frame
+        stream.codec_context.skip_frame = "NONKEY"
+        rotation = None
+        try:
+            for packet in container.demux(stream):
+                frames = stream.codec_context.decode(packet)
+                if frames:
+                    rotation = (-round((frames[0].rotation or 0) / 90) * 90) % 360  # to clockwise
+                    break
+        except Exception as exc:  # noqa: BLE001 - every FFmpeg failure becomes a MediaError
+            raise error_from_av(p, exc, "decode") from exc
+    if rotation is None:
+        raise MediaError(str(p), "no_frames", "the video stream holds no decodable keyframe")
+    width, height = facts.coded_width, facts.coded_height
+    if rotation in (90, 270):
+        width, height = height, width
+    return MediaInfo(
+        path=str(p),
+        kind="video",
+        sha256=sha256_file(p),
+        width=width,
+        height=height,
+        rotation=rotation,
+        fps=facts.fps,
+        duration_s=facts.duration_s,
+        frame_count=facts.frame_count,
+        codec=facts.codec,
+    )
+
+
+def _probe_image(p) -> MediaInfo:
+    header = image_header(p)
+    return MediaInfo(
+        path=str(p),
+        kind="image",
+        sha256=sha256_file(p),
+        width=header.width,
+        height=header.height,
+        rotation=header.rotation,
+        codec=header.format,
+    )

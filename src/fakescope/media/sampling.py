@@ -1,0 +1,101 @@
+"""Frame sampling strategies: which frames of a video a caller wants.
+
+A strategy only names frames (by index in presentation order); `media.decode` decides how to
+get them while decoding as little as possible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class UniformSampling:
+    """`n` frames spread evenly from the first to the last frame.
+
+    With `circular_pad`, a video shorter than `n` frames is repeated from its start until there
+    are `n` (seed 004 samples T=32 this way), so batches keep a fixed length.
+    """
+
+    n: int = 32
+    circular_pad: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"uniform sampling needs n >= 1, got {self.n}")
+
+    def indices(self, frame_count: int) -> list[int]:
+        if frame_count <= 0:
+            return []
+        if frame_count >= self.n:
+            return np.linspace(0, frame_count - 1, self.n).round().astype(int).tolist()
+        if not self.circular_pad:
+            return list(range(frame_count))
+        return [i % frame_count for i in range(self.n)]
+
+    def __str__(self) -> str:
+        return f"uniform:{self.n}" + ("" if self.circular_pad else ":nopad")
+
+
+@dataclass(frozen=True)
+class EveryKSampling:
+    """Frames 0, k, 2k, ...: the "grab every 10th frame" of seed 001."""
+
+    k: int
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"every-k sampling needs k >= 1, got {self.k}")
+
+    def indices(self, frame_count: int) -> list[int]:
+        return list(range(0, max(frame_count, 0), self.k))
+
+    def __str__(self) -> str:
+        return f"every:{self.k}"
+
+
+@dataclass(frozen=True)
+class KeyframeSampling:
+    """Only the frames the encoder stored as keyframes: the cheapest possible decode."""
+
+    def __str__(self) -> str:
+        return "keyframes"
+
+
+@dataclass(frozen=True)
+class AllFrames:
+    """Every frame. Memory grows with the video; prefer the other strategies for long inputs."""
+
+    def __str__(self) -> str:
+        return "all"
+
+
+Sampling = Union[UniformSampling, EveryKSampling, KeyframeSampling, AllFrames]
+
+
+def parse_sampling(spec: str | Sampling) -> Sampling:
+    """Parse "uniform:32", "uniform:32:nopad", "uniform", "every:10", "keyframes" or "all"."""
+    if isinstance(spec, (UniformSampling, EveryKSampling, KeyframeSampling, AllFrames)):
+        return spec
+    parts = str(spec).strip().lower().split(":")
+    name, args = parts[0], parts[1:]
+    if name == "uniform" and len(args) <= 2 and (len(args) < 2 or args[1] in ("pad", "nopad")):
+        n = _int(args[0], spec) if args else UniformSampling.n
+        return UniformSampling(n=n, circular_pad=not (len(args) == 2 and args[1] == "nopad"))
+    if name == "every" and len(args) == 1:
+        return EveryKSampling(k=_int(args[0], spec))
+    if name in ("keyframes", "keyframe", "key") and not args:
+        return KeyframeSampling()
+    if name == "all" and not args:
+        return AllFrames()
+    raise ValueError(f"bad sampling {spec!r}; use uniform:N[:nopad], every:K, keyframes or all")
+
+
+def _int(text: str, spec: object) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"bad sampling {spec!r}: {text!r} is not an integer") from None
