@@ -1,0 +1,194 @@
+"""Running a detector's network with PyTorch or ONNX Runtime, and choosing between them.
+
+``runtime="auto"`` on CPU measures both once per weights file (same batch, same inputs), keeps
+the faster one only if its scores agree with PyTorch's, and caches the exported ONNX graph and
+the measurement under a folder keyed by the weights' sha256, so later runs pay nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fakescope.device import autocast
+from fakescope.output.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "torch", "onnx")
+AGREEMENT_TOL = 1e-4  # max |p_torch - p_onnx| accepted before ONNX may replace PyTorch
+
+
+def cache_root() -> Path:
+    """``$FAKESCOPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/fakescope``, else ``~/.cache/fakescope``."""
+    if os.environ.get("FAKESCOPE_CACHE_DIR"):
+        return Path(os.environ["FAKESCOPE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fakescope"
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(x.astype(np.float64)).astype(np.float32)
+
+
+class TorchRunner:
+    """Logits from an `nn.Module` in eval mode on `device` (CUDA gets AMP)."""
+
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
+        self.model = model.eval().to(device)
+        self.device = device
+
+    @torch.inference_mode()
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with autocast(self.device):
+            logits = self.model(torch.from_numpy(x).to(self.device))
+        return logits.float().cpu().numpy()
+
+
+class OnnxRunner:
+    """Logits from an exported ONNX graph with ONNX Runtime's CPU provider."""
+
+    name = "onnx"
+
+    def __init__(self, onnx_path: str | Path) -> None:
+        from fakescope.detectors.export import LOGITS_NAME, onnx_session
+
+        self.session = onnx_session(onnx_path)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [LOGITS_NAME]  # the graph may also output attention; not needed
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = self.session.run(self.output_names, {self.input_name: x})[0]
+        return np.asarray(out, dtype=np.float32)
+
+
+@dataclass
+class RuntimeChoice:
+    """The measurement behind an ``auto`` choice; cached as JSON next to the ONNX graph."""
+
+    runtime: str
+    torch_s: float  # median seconds per batch
+    onnx_s: float | None
+    max_abs_diff: float | None
+    batch: int
+    input_size: int
+    threads: int
+    torch_version: str
+    onnxruntime_version: str
+
+    def matches(self, batch: int, input_size: int) -> bool:
+        import onnxruntime as ort
+
+        return (
+            self.batch == batch
+            and self.input_size == input_size
+            and self.threads == torch.get_num_threads()
+            and self.torch_version == torch.__version__
+            and self.onnxruntime_version == ort.__version__
+        )
+
+
+def onnx_graph(model: torch.nn.Module, input_size: int, cache_dir: Path) -> Path:
+    """Export `model` once to ``cache_dir/model.onnx`` (reused while the file exists)."""
+    from fakescope.detectors.export import export_onnx
+
+    path = cache_dir / "model.onnx"
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        export_onnx(model, path, input_size=input_size)
+    return path
+
+
+def _median_time(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, reps: int) -> float:
+    fn(x)  # warm-up: allocations, lazy init
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure_runtimes(
+    torch_runner: TorchRunner,
+    onnx_runner: OnnxRunner,
+    input_size: int,
+    batch: int = 8,
+    reps: int = 3,
+) -> RuntimeChoice:
+    """Time both runners on the same random batch; ONNX wins only if faster *and* agreeing."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 3, input_size, input_size), dtype=np.float32)
+    diff = float(np.max(np.abs(sigmoid(torch_runner(x)) - sigmoid(onnx_runner(x)))))
+    t_torch = _median_time(torch_runner, x, reps)
+    t_onnx = _median_time(onnx_runner, x, reps)
+    use_onnx = t_onnx < t_torch and diff <= AGREEMENT_TOL
+    if diff > AGREEMENT_TOL:
+        log.warning("ONNX graph disagrees with PyTorch by %.2g; using PyTorch", diff)
+    return RuntimeChoice(
+        runtime="onnx" if use_onnx else "torch",
+        torch_s=t_torch,
+        onnx_s=t_onnx,
+        max_abs_diff=diff,
+        batch=batch,
+        input_size=input_size,
+        threads=torch.get_num_threads(),
+        torch_version=torch.__version__,
+        onnxruntime_version=ort.__version__,
+    )
+
+
+def choose_runner(
+    model: torch.nn.Module,
+    device: torch.device,
+    runtime: str,
+    input_size: int,
+    cache_dir: Path,
+) -> tuple[TorchRunner | OnnxRunner, RuntimeChoice | None]:
+    """The runner for `runtime`; for ``"auto"`` on CPU, the measured-faster one (cached)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if runtime == "onnx":
+        if device.type != "cpu":
+            raise ValueError(f"runtime 'onnx' runs on CPU only; use runtime 'torch' for {device}")
+        return OnnxRunner(onnx_graph(model, input_size, cache_dir)), None
+    torch_runner = TorchRunner(model, device)
+    if runtime == "torch" or device.type != "cpu":
+        return torch_runner, None
+
+    choice_file = cache_dir / "runtime.json"
+    choice = None
+    if choice_file.is_file():
+        try:
+            choice = RuntimeChoice(**json.loads(choice_file.read_text()))
+        except (TypeError, ValueError):
+            choice = None  # stale or foreign file: measure again
+    batch = 8
+    try:
+        if choice is None or not choice.matches(batch, input_size):
+            onnx_runner = OnnxRunner(onnx_graph(model, input_size, cache_dir))
+            choice = measure_runtimes(torch_runner, onnx_runner, input_size, batch=batch)
+            atomic_write_text(choice_file, json.dumps(asdict(choice), indent=2))
+            log.info("runtime auto: %s", choice)
+            return (onnx_runner if choice.runtime == "onnx" else torch_runner), choice
+        if choice.runtime == "onnx":
+            return OnnxRunner(onnx_graph(model, input_size, cache_dir)), choice
+    except Exception as exc:  # noqa: BLE001 - "auto" may always fall back to the reference
+        log.warning("runtime auto: ONNX unavailable (%s: %s); using PyTorch",
+                    type(exc).__name__, exc)
+    return torch_runner, choice
