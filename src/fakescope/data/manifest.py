@@ -105,8 +105,8 @@ def manifest_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
             df[col] = pd.NA
     df = df[list(MANIFEST_COLUMNS)]
     for col, dtype in _DTYPES.items():
-        if dtype == "Int64":
-            df[col] = pd.to_numeric(df[col], errors="raise").astype("Int64")
+        if dtype in ("Int64", "float64"):
+            df[col] = pd.to_numeric(df[col], errors="raise").astype(dtype)
         else:
             df[col] = df[col].astype(dtype)
     return df.reset_index(drop=True)
