@@ -48,10 +48,18 @@ def packaged_weights() -> tuple[Path, str]:
 
 
 def build_model(bundle: Bundle) -> torch.nn.Module:
-    """The bundle's architecture with its weights loaded strictly (a partial load is an error)."""
+    """The bundle's architecture with its weights loaded strictly (a partial load is an error).
+
+    A bundle whose BatchNorm was folded into the convolutions (``extra["bn_folded"]``) is
+    loaded into the folded form of the same architecture; fp16 weights are widened to fp32 on
+    load (CPU kernels are fp32) while the file stays half the size."""
     meta = bundle.meta
     try:
         model = create_model(meta.model_name, **meta.model_kwargs)
+        if meta.extra.get("bn_folded"):
+            from fakescope.train.compression import fold_batchnorm
+
+            model = fold_batchnorm(model.eval())
         model.load_state_dict(bundle.state_dict, strict=True)
     except (KeyError, RuntimeError, TypeError) as exc:
         raise WeightsError(

@@ -1,0 +1,48 @@
+"""`create_face_detector`: one entry point for the three detectors, by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from fakescope.faces.base import FaceDetector
+
+DETECTOR_NAMES = ("mtcnn", "dlib", "haar")
+_DEFAULT = object()
+
+
+def create_face_detector(
+    name: str = "mtcnn",
+    device: str | torch.device | None = None,
+    detect_max_side: Any = _DEFAULT,
+    min_confidence: float | None = None,
+    min_face_size: float | None = None,
+    **kwargs: Any,
+) -> FaceDetector:
+    """Build a detector by name. `device` matters to MTCNN only (dlib and Haar run on the CPU).
+
+    Left out (or None for the thresholds), a setting takes the detector's own default;
+    `detect_max_side=None` asks for detection at full resolution. Other keywords go to the
+    detector class (e.g. MTCNN `thresholds`, dlib `upsample`, Haar `min_neighbors`).
+    """
+    if detect_max_side is not _DEFAULT:
+        kwargs["detect_max_side"] = detect_max_side
+    if min_confidence is not None:
+        kwargs["min_confidence"] = min_confidence
+    if min_face_size is not None:
+        kwargs["min_face_size"] = min_face_size
+    key = name.lower()
+    if key == "mtcnn":
+        from fakescope.faces.mtcnn import MTCNNDetector
+
+        return MTCNNDetector(device=device, **kwargs)
+    if key in ("dlib", "dlib_hog", "hog"):
+        from fakescope.faces.dlib_hog import DlibHogDetector
+
+        return DlibHogDetector(**kwargs)
+    if key in ("haar", "opencv"):
+        from fakescope.faces.haar import HaarDetector
+
+        return HaarDetector(**kwargs)
+    raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

@@ -1,0 +1,163 @@
+"""Frames in, face tracks out: detect (batched), link into tracks, crop or align each face."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from fakescope.faces.align import align_face
+from fakescope.faces.base import FaceDetector
+from fakescope.faces.crop import Border, CropSpec, center_crop, margin_crop
+from fakescope.faces.presets import get_crop_spec
+from fakescope.faces.tracking import link_tracks
+from fakescope.types import FaceCrop, FaceDetection, FaceTrack, Frame
+
+Policy = Literal["all", "largest"]
+Fallback = Literal["none", "center"]
+FALLBACK_TRACK_ID = -1
+
+
+class FacePipeline:
+    """Turns sampled frames into per-person face tracks.
+
+    policy="all" links every face into tracks (ids 0.. by face size); policy="largest" keeps
+    one track made of the largest face of each frame (seed 003). fallback="center" gives, only
+    when no frame has a face, one track of centre crops with track_id=-1 and
+    FaceCrop.fallback=True (seed 004); it is never mixed with real detections.
+    With align=True a face with landmarks is aligned to the FFHQ-like template; one without
+    (Haar) or whose landmarks cannot be fitted is margin-cropped instead.
+
+    Speed: the finest levels of a detector's image pyramid, there only to find the smallest
+    faces, cost the most. With `probe_frames` > 0 the detector first runs on that many evenly
+    spaced frames at its own minimum face size; when they hold faces, the other frames are
+    searched only for faces at least `probe_min_ratio` x the smallest face probed. Faces
+    much smaller than every face of the probe frames are then missed (0 turns probing off).
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        crop_size: int = 224,
+        margin: float = 0.0,
+        align: bool = False,
+        policy: Policy = "all",
+        fallback: Fallback = "none",
+        batch_size: int = 32,
+        shift_y: float = 0.0,
+        border: Border = "constant",
+        max_gap: int = 3,
+        min_track_frames: int = 1,
+        iou_threshold: float = 0.3,
+        probe_frames: int = 4,
+        probe_min_ratio: float = 0.5,
+    ) -> None:
+        if policy not in ("all", "largest"):
+            raise ValueError(f"policy must be 'all' or 'largest', got {policy!r}")
+        if fallback not in ("none", "center"):
+            raise ValueError(f"fallback must be 'none' or 'center', got {fallback!r}")
+        if crop_size < 1 or batch_size < 1:
+            raise ValueError("crop_size and batch_size must be >= 1")
+        self.detector = detector
+        self.crop_size = int(crop_size)
+        self.spec = CropSpec(margin=float(margin), shift_y=float(shift_y), align=bool(align))
+        self.policy = policy
+        self.fallback = fallback
+        self.batch_size = int(batch_size)
+        self.border = border
+        self.max_gap = int(max_gap)
+        self.min_track_frames = int(min_track_frames)
+        self.iou_threshold = float(iou_threshold)
+        if probe_frames < 0 or not 0.0 < probe_min_ratio <= 1.0:
+            raise ValueError("probe_frames must be >= 0 and probe_min_ratio in (0, 1]")
+        self.probe_frames = int(probe_frames)
+        self.probe_min_ratio = float(probe_min_ratio)
+
+    @classmethod
+    def from_spec(
+        cls, detector: FaceDetector, spec: CropSpec | str, crop_size: int = 224, **kwargs
+    ) -> FacePipeline:
+        """A pipeline framed by a CropSpec or a preset name from CROP_PRESETS."""
+        spec = get_crop_spec(spec) if isinstance(spec, str) else spec
+        return cls(
+            detector, crop_size, margin=spec.margin, align=spec.align, shift_y=spec.shift_y, **kwargs
+        )
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[FaceDetection]]:
+        """Detections per image: probe frames first (see the class notes), then the rest."""
+        n = len(images)
+        if self.probe_frames == 0 or n <= self.probe_frames:
+            return self._detect(images, None)
+        probe = sorted(set(np.linspace(0, n - 1, self.probe_frames).round().astype(int).tolist()))
+        rest = [i for i in range(n) if i not in set(probe)]
+        found = dict(zip(probe, self._detect([images[i] for i in probe], None), strict=True))
+        sizes = [d.size for dets in found.values() for d in dets]
+        min_face = None
+        if sizes:
+            min_face = max(self.detector.min_face_size, self.probe_min_ratio * min(sizes))
+        found.update(zip(rest, self._detect([images[i] for i in rest], min_face), strict=True))
+        return [found[i] for i in range(n)]
+
+    def _detect(self, images: Sequence[np.ndarray], min_face: float | None) -> list[list[FaceDetection]]:
+        """`batch_size` frames per detector call."""
+        out: list[list[FaceDetection]] = []
+        for start in range(0, len(images), self.batch_size):
+            out.extend(self.detector.detect_batch(list(images[start : start + self.batch_size]), min_face))
+        return out
+
+    def crop(self, image: np.ndarray, det: FaceDetection) -> np.ndarray:
+        """The crop of one detection, framed by this pipeline's spec."""
+        if self.spec.align and det.landmarks is not None:
+            try:
+                return align_face(image, det.landmarks, self.crop_size, self.spec.margin, self.border)
+            except ValueError:
+                pass  # landmarks that fit no similarity: the margin crop below (seed 003)
+        return margin_crop(
+            image, det.box, self.spec.margin, self.crop_size, self.spec.shift_y, self.border
+        )
+
+    def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
+        """Face tracks of the frames; [] when no face is found and fallback is "none"."""
+        dets = self.detect([f.image for f in frames])
+        if self.policy == "largest":
+            # detect_batch lists faces largest first
+            items = [(i, d[0]) for i, d in enumerate(dets) if d]
+            linked = [items] if items else []
+        else:
+            linked = [
+                t.items
+                for t in link_tracks(
+                    dets,
+                    iou_threshold=self.iou_threshold,
+                    max_gap=self.max_gap,
+                    min_length=self.min_track_frames,
+                )
+            ]
+        tracks = []
+        for track_id, items in enumerate(linked):
+            crops = [
+                FaceCrop(
+                    image=self.crop(frames[pos].image, det),
+                    frame_index=frames[pos].index,
+                    time_s=frames[pos].time_s,
+                    track_id=track_id,
+                    detection=det,
+                )
+                for pos, det in items
+            ]
+            tracks.append(FaceTrack(track_id=track_id, crops=crops))
+        if not tracks and self.fallback == "center" and frames and not any(dets):
+            crops = [
+                FaceCrop(
+                    image=center_crop(f.image, self.crop_size),
+                    frame_index=f.index,
+                    time_s=f.time_s,
+                    track_id=FALLBACK_TRACK_ID,
+                    detection=None,
+                    fallback=True,
+                )
+                for f in frames
+            ]
+            tracks.append(FaceTrack(track_id=FALLBACK_TRACK_ID, crops=crops))
+        return tracks
