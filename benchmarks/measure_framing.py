@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from fakescope.faces import (
-    CropSpec,
     create_face_detector,
     margin_crop,
     measure_framing,
