@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for (src, lab), g in df.groupby(["source", "label"]):
         gs = g["score"].dropna().astype(float)
         lines.append(f"| {src} | {lab} | {len(g)} | {gs.mean():.3f} | {int((g['verdict'] == 'fake').sum())} |")
-    lines += ["", "| video | label | verdict | score | seconds | reason |", "|---|---|---|---|---|---|"]
+    lines += ["", "`seconds`: wall time per video from the scan's own timings (on a shared machine it includes contention).", "", "| video | label | verdict | score | seconds | reason |", "|---|---|---|---|---|---|"]
     for _, r in df.sort_values("path").iterrows():
         sc = "" if pd.isna(r["score"]) else f"{float(r['score']):.3f}"
         sec = "" if r["seconds"] is None or pd.isna(r["seconds"]) else f"{float(r['seconds']):.1f}"
