@@ -167,12 +167,12 @@ def table(root: Path, todo: list[Step], epochs: int) -> str:
     for step in todo:
         rep = evaluate(root, step)
         level = rep["levels"]["frame"]
-        frame, ci = level["metrics"], level["ci"].get("roc_auc")
+        frame, ci = level["metrics"], level["ci"].get("auc")
         bundle = load_bundle(bundle_path(root, step))
         size = model_size(bundle.state_dict)
         half = any(v.dtype == torch.float16 for v in bundle.state_dict.values())
         stored = size.sparse_fp16 if half else size.sparse_fp32
-        auc = f"{frame['roc_auc']:.3f}"
+        auc = f"{frame['auc']:.3f}"
         if ci:
             auc += f" ({ci['low']:.3f}–{ci['high']:.3f})"
         lines.append(

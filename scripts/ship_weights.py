@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": "../shared/data/dfdc_faces (DFDC training-set face crops), split by "
                 "docs/splits/dfdc_faces_split.csv (identity clusters merged with source videos)",
         "test_metrics": {k: frame["metrics"].get(k) for k in
-                         ("roc_auc", "accuracy", "log_loss", "average_precision", "eer")},
+                         ("auc", "accuracy", "log_loss", "average_precision", "eer")},
         "test_n": {"fake": frame["n_fake"], "real": frame["n_real"]},
         "licence": LICENCE,
     }
@@ -96,7 +96,7 @@ Measured by `fakescope eval --bundle src/fakescope/weights/fakebuster_dfdc.pt --
 
 | metric | value |
 |---|---|
-| ROC-AUC | {_fmt_ci(frame, 'roc_auc')} |
+| ROC-AUC | {_fmt_ci(frame, 'auc')} |
 | accuracy at the threshold | {_fmt_ci(frame, 'accuracy')} |
 | log loss | {_fmt_ci(frame, 'log_loss')} |
 | average precision | {_fmt_ci(frame, 'average_precision')} |
