@@ -75,7 +75,12 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> Bundle:
         meta = BundleMeta(**raw["meta"])
         state = raw["state_dict"]
     except Exception as exc:  # any unpickling/shape problem means the file is not a bundle
-        raise WeightsError(f"{path}: not a fakescope detector bundle ({exc})") from exc
+        # torch's own message for a foreign pickle is a page of advice that ends in "load it
+        # with weights_only=False" (which would let the file run code); name the error only.
+        raise WeightsError(
+            f"{path}: not a fakescope detector bundle ({type(exc).__name__}: the file is not "
+            "a torch file of plain tensors written by `fakescope train`)"
+        ) from exc
     if raw.get("format") != BUNDLE_FORMAT:
         raise WeightsError(f"{path}: bundle format {raw.get('format')} is not {BUNDLE_FORMAT}")
     meta.mean = tuple(meta.mean)
