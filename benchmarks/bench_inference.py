@@ -31,7 +31,7 @@ import onnxruntime as ort
 import torch
 
 from fakescope.detectors.export import compare_onnx, export_onnx, onnx_session
-from fakescope.models import FakeBuster
+from fakescope.families.fakebuster import FakeBuster
 from fakescope.output.atomic import atomic_write_text
 from fakescope.train.compression import fold_batchnorm
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = []
     if args.bundle is not None:
         from fakescope.detectors.bundle import load_bundle
-        from fakescope.detectors.fakebuster import build_model
+        from fakescope.detectors.bundle import build_model
 
         bundle = load_bundle(args.bundle)
         models = [(f"bundle {args.bundle.name}", build_model(bundle), bundle.meta.input_size)]

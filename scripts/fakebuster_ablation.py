@@ -28,7 +28,7 @@ import torch
 from fakescope.detectors.bundle import load_bundle, save_bundle
 from fakescope.output.atomic import atomic_write_text
 from fakescope.train.compression import fold_batchnorm, model_size
-from fakescope.detectors.fakebuster import build_model
+from fakescope.detectors.bundle import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "fakebuster_dfdc.yaml"

@@ -12,7 +12,7 @@ from bundle_factory import make_bundle
 from media_factory import make_corrupt, make_image
 
 from fakescope.cli.main import main
-from fakescope.detectors import fakebuster as fb
+from fakescope.families.fakebuster import detector as fb
 from fakescope.output.formats import CSV_COLUMNS
 from fakescope.scan import Scanner
 

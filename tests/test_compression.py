@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fakescope.models import FakeBuster
+from fakescope.families.fakebuster import FakeBuster
 from fakescope.train.compression import (
     OneCyclePruner,
     distillation_loss,

@@ -14,7 +14,7 @@ import torch
 from bundle_factory import MEAN, SIZE, make_bundle
 
 from fakescope.detectors import Detector, create_detector, list_detectors, register_detector
-from fakescope.detectors import fakebuster as fb
+from fakescope.families.fakebuster import detector as fb
 from fakescope.detectors import runtime as rt
 from fakescope.detectors.bundle import BundleMeta, save_bundle
 from fakescope.errors import WeightsError
@@ -173,6 +173,8 @@ def test_weights_that_do_not_fit_the_model(tmp_path, cache):
     save_bundle(path2, BundleMeta(model_name="fakebuster", model_kwargs={}, input_size=SIZE,
                                   detector="other"), model.state_dict())
     with pytest.raises(WeightsError, match="not 'fakebuster'"):
+        create_detector("fakebuster", weights=path2, runtime="torch")
+    with pytest.raises(WeightsError, match="'other', which is not registered"):
         create_detector(weights=path2, runtime="torch")
 
 

@@ -14,7 +14,8 @@ from fakescope.detectors.export import (
     export_onnx,
     export_torchscript,
 )
-from fakescope.models import FakeBuster, create_model
+from fakescope.families.fakebuster import FakeBuster
+from fakescope.models import create_model
 from fakescope.train.compression import OneCyclePruner, fold_batchnorm
 
 SIZE = 64

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fakescope.models import FakeBuster, create_model
-from fakescope.models.fakebuster import SelfAttention, SqueezeExcite
+from fakescope.families.fakebuster import FakeBuster
+from fakescope.models import create_model
+from fakescope.families.fakebuster.network import SelfAttention, SqueezeExcite
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -15,7 +15,7 @@ from fakescope.detectors import create_detector
 from fakescope.detectors.bundle import load_bundle
 from fakescope.evaluate.metrics import roc_auc
 from fakescope.evaluate.predict import predict_items, read_item_table, select_split
-from fakescope.models import FakeBuster
+from fakescope.families.fakebuster import FakeBuster
 from fakescope.train.checkpoint import bundle_from_checkpoint, load_checkpoint
 from fakescope.train.config import (
     ConfigError,

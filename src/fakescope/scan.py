@@ -92,6 +92,7 @@ class Scanner:
         aggregation: str = "mean",
         threshold: float | None = None,
         device: str | None = None,
+        min_track_frames: int = 3,
     ) -> None:
         from fakescope.evaluate.aggregate import METHODS
         from fakescope.faces import FacePipeline, create_face_detector
@@ -107,7 +108,10 @@ class Scanner:
             raise ValueError(f"aggregation must be one of {METHODS}, got {aggregation!r}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if min_track_frames < 1:
+            raise ValueError(f"min_track_frames must be >= 1, got {min_track_frames}")
         self.detector = detector
+        self.min_track_frames = int(min_track_frames)
         self.aggregation = aggregation
         self.threshold = float(detector.threshold if threshold is None else threshold)
         sampling = parse_sampling(sampling)
@@ -150,7 +154,17 @@ class Scanner:
 
         with _timed(timings, "faces"):
             tracks = self._real_tracks(self.faces.process(frames))
+        # A person is a track seen in several sampled frames; a one-frame track in a video is
+        # more often a false detection (a poster, a pattern) than a face worth a verdict.
+        need = min(self.min_track_frames, len(frames))
+        short = [t for t in tracks if len(t.crops) < need]
+        tracks = [t for t in tracks if len(t.crops) >= need]
         del frames
+        if not tracks and short:
+            timings["total"] = time.perf_counter() - t_start
+            return self._result(path, info, "abstain", None,
+                                f"{REASON_NO_FACE}: only faces seen in fewer than {need} sampled "
+                                f"frames", timings=timings)
         if not tracks:
             timings["total"] = time.perf_counter() - t_start
             return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings)

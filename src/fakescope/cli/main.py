@@ -9,7 +9,7 @@ import sys
 
 from fakescope import __version__
 
-SUBCOMMANDS = ("scan", "extract", "train", "eval")
+SUBCOMMANDS = ("scan", "extract", "train", "eval", "detectors")
 
 
 def build_parser() -> argparse.ArgumentParser:

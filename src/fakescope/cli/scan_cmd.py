@@ -58,7 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", metavar="DIR",
                    help="write attention overlays (most suspicious crop per face track) and, "
                         "for videos, a score timeline plot under DIR")
-    p.add_argument("--detector", default="fakebuster", help="detector family (default: %(default)s)")
+    p.add_argument("--detector", default=None,
+                   help="detector family (default: the family --weights was trained for, else "
+                        "the default detector; `fakescope detectors` lists them)")
     p.add_argument("--weights", metavar="FILE",
                    help="detector bundle to use (default: the weights packaged with fakescope)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
@@ -79,6 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="score every face, or only the largest per frame (default: %(default)s)")
     p.add_argument("--aggregate", choices=METHODS, default="mean",
                    help="crop scores -> track score (default: %(default)s)")
+    p.add_argument("--min-track-frames", type=int, default=3, metavar="N",
+                   help="a person must be seen in at least N sampled frames of a video (or in "
+                        "all of them when fewer were sampled) to count (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                                      min_face_size=args.min_face)
         scanner = Scanner(detector, face_detector=faces, sampling=args.sampling,
                           policy=args.faces, aggregation=args.aggregate,
-                          threshold=args.threshold)
+                          threshold=args.threshold, min_track_frames=args.min_track_frames)
     except (FakescopeError, KeyError, ValueError) as exc:
         return _error(str(exc).strip("'\""))
 

@@ -86,3 +86,35 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> Bundle:
     meta.mean = tuple(meta.mean)
     meta.std = tuple(meta.std)
     return Bundle(meta=meta, state_dict=state, sha256=digest)
+
+
+def build_model(bundle: Bundle) -> torch.nn.Module:
+    """The bundle's architecture with its weights loaded strictly (a partial load is an error).
+
+    A bundle whose BatchNorm was folded into the convolutions (``extra["bn_folded"]``) is
+    loaded into the folded form of the same architecture; fp16 weights are widened to fp32 on
+    load (CPU kernels are fp32) while the file stays half the size. Pretrained backbones are
+    built without their ImageNet file: the bundle holds every weight."""
+    import inspect
+
+    from fakescope.models import create_model, model_spec
+    from fakescope.models.fold import fold_batchnorm
+
+    meta = bundle.meta
+    kwargs = dict(meta.model_kwargs)
+    try:
+        if "pretrained" in inspect.signature(model_spec(meta.model_name).factory).parameters:
+            kwargs["pretrained"] = False  # every weight comes from the bundle
+    except KeyError as exc:
+        raise WeightsError(f"weights {bundle.sha256[:12]}: {exc}") from exc
+    try:
+        model = create_model(meta.model_name, **kwargs)
+        if meta.extra.get("bn_folded"):
+            model = fold_batchnorm(model.eval())
+        state = {k: v.float() if v.is_floating_point() else v for k, v in bundle.state_dict.items()}
+        model.load_state_dict(state, strict=True)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise WeightsError(
+            f"weights {bundle.sha256[:12]} do not fit model {meta.model_name!r}: {exc}"
+        ) from exc
+    return model.eval()

@@ -4,36 +4,105 @@ each family registers a factory under a name; callers only ever say the name."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from fakescope.detectors.base import Detector
 
 DetectorFactory = Callable[..., Detector]
 
 _DETECTORS: dict[str, DetectorFactory] = {}
+_PACKAGED: dict[str, Callable[[], tuple[Path, str]]] = {}
 
 
-def register_detector(name: str) -> Callable[[DetectorFactory], DetectorFactory]:
+def register_detector(
+    name: str, packaged: Callable[[], tuple[Path, str]] | None = None
+) -> Callable[[DetectorFactory], DetectorFactory]:
     """Decorator: `@register_detector("fakebuster")` on a factory
-    ``(weights=None, device=None, runtime="auto", **kw) -> Detector``."""
+    ``(weights=None, device=None, runtime="auto", **kw) -> Detector``. `packaged`: gives the
+    (path, pinned sha256) of the family's shipped weights, for listings."""
 
     def wrap(factory: DetectorFactory) -> DetectorFactory:
         if name in _DETECTORS:
             raise ValueError(f"detector {name!r} is already registered")
         _DETECTORS[name] = factory
+        if packaged is not None:
+            _PACKAGED[name] = packaged
         return factory
 
     return wrap
 
 
+@dataclass(frozen=True)
+class DetectorListing:
+    """What `fakescope detectors` prints about one family (read from its packaged bundle)."""
+
+    name: str
+    default: bool
+    weights: str | None  # packaged file, or None with `problem` saying why
+    sha256: str | None
+    input_size: int | None
+    crop_preset: str | None
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+    sequence_length: int
+    threshold: float | None
+    model: str | None
+    problem: str | None = None
+
+
+def describe_detectors() -> list[DetectorListing]:
+    """Every registered family with its packaged weights' identity and input needs."""
+    from fakescope.detectors.bundle import load_bundle
+    from fakescope.errors import WeightsError
+
+    out = []
+    for name in list_detectors():
+        base = dict(name=name, default=name == DEFAULT_DETECTOR, sequence_length=1)
+        try:
+            if name not in _PACKAGED:
+                raise WeightsError("no packaged weights; pass --weights")
+            path, sha = _PACKAGED[name]()
+            meta = load_bundle(path, expected_sha256=sha).meta
+        except WeightsError as exc:
+            out.append(DetectorListing(**base, weights=None, sha256=None, input_size=None,
+                                       crop_preset=None, mean=None, std=None, threshold=None,
+                                       model=None, problem=str(exc)))
+            continue
+        out.append(DetectorListing(**base, weights=str(path), sha256=sha,
+                                   input_size=meta.input_size, crop_preset=meta.crop_preset,
+                                   mean=tuple(meta.mean), std=tuple(meta.std),
+                                   threshold=float(meta.threshold), model=meta.model_name))
+    return out
+
+
+DEFAULT_DETECTOR = "faceblend"  # what `fakescope scan` runs unless told otherwise
+
+
 def create_detector(
-    name: str = "fakebuster",
+    name: str | None = None,
     weights: str | None = None,
     device: str | None = None,
     runtime: str = "auto",
     **kwargs,
 ) -> Detector:
     """Build a registered detector. `weights=None` means the weights packaged with fakescope;
-    `runtime` is ``"auto"`` (fastest measured), ``"torch"`` or ``"onnx"``."""
+    `runtime` is ``"auto"`` (fastest measured), ``"torch"`` or ``"onnx"``. `name=None`: the
+    family a weights file was trained for, else `DEFAULT_DETECTOR`."""
+    if name is None:
+        name = DEFAULT_DETECTOR
+        if weights is not None:
+            from fakescope.detectors.bundle import load_bundle
+
+            name = load_bundle(weights).meta.detector
+            _discover()
+            if name not in _DETECTORS:
+                from fakescope.errors import WeightsError
+
+                raise WeightsError(f"{weights}: bundle is for detector {name!r}, which is not "
+                                   f"registered; known: {list_detectors()}")
+    if name not in _DETECTORS:
+        _discover()
     try:
         factory = _DETECTORS[name]
     except KeyError:
@@ -41,5 +110,12 @@ def create_detector(
     return factory(weights=weights, device=device, runtime=runtime, **kwargs)
 
 
+def _discover() -> None:
+    from fakescope.families import discover
+
+    discover()
+
+
 def list_detectors() -> list[str]:
+    _discover()
     return sorted(_DETECTORS)

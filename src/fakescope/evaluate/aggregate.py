@@ -91,3 +91,25 @@ def aggregate_frame_table(
             row[label_col] = labels[0]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def file_scores(
+    df: pd.DataFrame,
+    file_col: str,
+    score_col: str,
+    method: str = "mean",
+    track_col: str | None = None,
+    label_col: str | None = None,
+) -> pd.DataFrame:
+    """Crop scores → one score per file exactly as `fakescope scan` makes it: crops →
+    track (`method`) → file (max over tracks: a file is fake if any person in it is).
+    Without `track_col` every file is one track. One row per file: `file_col`, `score_col`,
+    ``n_frames`` [, `label_col`]."""
+    if track_col is None:
+        return aggregate_frame_table(df, file_col, score_col, method, label_col)
+    key = "__track"
+    tracks = df.assign(**{key: df[file_col].astype(str) + "\x00" + df[track_col].astype(str)})
+    per_track = aggregate_frame_table(tracks, key, score_col, method, label_col)
+    per_track[file_col] = per_track[key].map(dict(zip(tracks[key], tracks[file_col])))
+    return aggregate_frame_table(per_track, file_col, score_col, "max", label_col).drop(
+        columns="n_frames").merge(df.groupby(file_col).size().rename("n_frames").reset_index())

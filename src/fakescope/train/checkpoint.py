@@ -126,9 +126,10 @@ def meta_from_config(cfg, threshold: float = 0.5, threshold_method: str = "defau
     """BundleMeta of a model trained with `cfg` (a TrainConfig): how to feed and read it."""
     from fakescope.detectors.bundle import BundleMeta
 
+    mean, std = cfg.normalisation()
     return BundleMeta(
         model_name=cfg.model.name, model_kwargs=dict(cfg.model.kwargs),
-        input_size=cfg.data.image_size, mean=tuple(cfg.data.mean), std=tuple(cfg.data.std),
+        input_size=cfg.data.image_size, mean=tuple(mean), std=tuple(std),
         crop_preset=cfg.data.crop_preset, threshold=float(threshold),
         threshold_method=threshold_method, version=cfg.export.version,
         detector=cfg.export.detector, extra=dict(extra or {}),

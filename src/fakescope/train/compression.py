@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from fakescope.models.fold import fold_batchnorm  # noqa: F401  (re-exported: compression API)
 
 # ---------------------------------------------------------------------------------------------
 # One-Cycle Pruning
@@ -299,41 +300,6 @@ def distillation_loss(
 # ---------------------------------------------------------------------------------------------
 # BatchNorm folding, fp16
 # ---------------------------------------------------------------------------------------------
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """A copy of `model`, in eval mode, with every Conv2d → BatchNorm2d pair folded into the
-    convolution and the BatchNorm replaced by `nn.Identity` (seed 002 §3.4):
-
-        W_fold = γ W / sqrt(σ² + ε),   b_fold = γ (b − μ) / sqrt(σ² + ε) + β
-
-    computed by `torch.nn.utils.fusion.fuse_conv_bn_eval`. Pairs are found as consecutive
-    children of a container (how FakeBuster's conv-BN-ReLU units are built). Zeros from pruning
-    stay zero (each output channel is only rescaled). Only valid for inference: the running
-    statistics are baked in. The original model is left untouched.
-    """
-    for m in model.modules():
-        if _is_pruned(m):
-            raise ValueError(
-                "fold_batchnorm needs plain weights: call OneCyclePruner.finalize() first")
-    folded = copy.deepcopy(model).eval()
-    _fold_children(folded)
-    return folded
-
-
-def _fold_children(parent: nn.Module) -> None:
-    names = list(parent._modules)
-    for i, name in enumerate(names):
-        child = parent._modules[name]
-        if child is None:
-            continue
-        nxt = parent._modules[names[i + 1]] if i + 1 < len(names) else None
-        if isinstance(child, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d) \
-                and nxt.track_running_stats and nxt.running_mean is not None:
-            parent._modules[name] = fuse_conv_bn_eval(child, nxt)
-            parent._modules[names[i + 1]] = nn.Identity()
-        else:
-            _fold_children(child)
 
 
 def to_half(model: nn.Module) -> nn.Module:

@@ -51,12 +51,30 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     image_size: int = 64
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    # Input normalisation: None = the model's own (`models.model_spec(name)`, what its
+    # pretrained weights expect). The resolved values travel in the bundle.
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
     crop_preset: str = "dfdc_tight"  # framing the crops were cut with; travels in the bundle
     cache_dir: str | None = _path()  # preloaded uint8 arrays are cached here (.npy)
     max_train: int | None = None  # take at most this many rows (seeded, stratified) — smoke runs
     max_val: int | None = None
+
+
+@dataclass
+class BlendConfig:
+    """Self-blended training fakes (`fakescope.data.blended`): ``none``; ``mix`` (a share
+    `fake_fraction` of the fake slots become self-blends of real crops); ``only`` (real crops
+    and their self-blends, no real-world fake: the SBI protocol). `landmarks_rect`: how the
+    68 dlib points of each real crop are found (cached in `data.cache_dir`)."""
+
+    mode: str = "none"
+    fake_fraction: float = 0.5
+    jpeg_quality: tuple[int, int] = (40, 100)  # at native resolution, both classes
+    jpeg_prob: float = 0.5
+    native_size: int = 224
+    landmarks_rect: str = "fixed"
+    val_mode: str = "real"  # real: validate on the table's val rows; blend: val reals + blends
 
 
 @dataclass
@@ -163,6 +181,7 @@ class ExportConfig:
 @dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -209,6 +228,13 @@ class TrainConfig:
             (self.schedule.t0_epochs > 0 and self.schedule.t_mult >= 1,
              "schedule.t0_epochs must be > 0 and schedule.t_mult >= 1"),
             (len(self.data.split_fractions) == 3, "data.split_fractions needs 3 numbers"),
+            (self.blend.mode in ("none", "mix", "only"),
+             f"blend.mode {self.blend.mode!r} is not none|mix|only"),
+            (self.blend.val_mode in ("real", "blend"),
+             f"blend.val_mode {self.blend.val_mode!r} is not real|blend"),
+            (0.0 <= self.blend.fake_fraction <= 1.0, "blend.fake_fraction must be in [0, 1]"),
+            (self.blend.landmarks_rect in ("fixed", "detect"),
+             "blend.landmarks_rect must be fixed|detect"),
         ]
         for ok, message in checks:
             if not ok:
@@ -231,6 +257,15 @@ class TrainConfig:
         if (self.data.table is None) == (self.data.crops_csv is None):
             raise ConfigError("set exactly one of data.table or data.crops_csv")
         return self
+
+    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) fed to the model: the config's, else the model's registered ones."""
+        from fakescope.models import model_spec
+
+        spec = model_spec(self.model.name)
+        mean = tuple(self.data.mean) if self.data.mean is not None else spec.mean
+        std = tuple(self.data.std) if self.data.std is not None else spec.std
+        return mean, std
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML-able dict (tuples become lists)."""

@@ -45,8 +45,7 @@ from fakescope.data.datasets import CropDataset, seed_worker
 from fakescope.data.mixup import mixup_batch
 from fakescope.data.public_layouts import read_crop_csv
 from fakescope.data.splits import check_no_leakage, group_split
-from fakescope.detectors.bundle import load_bundle, save_bundle
-from fakescope.detectors.fakebuster import build_model
+from fakescope.detectors.bundle import build_model, load_bundle, save_bundle
 from fakescope.device import autocast, resolve_device
 from fakescope.errors import FakescopeError
 from fakescope.evaluate import metrics
@@ -149,6 +148,32 @@ def _sha256(path: Path) -> str:
     return sha256_bytes(path.read_bytes())
 
 
+def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
+    """The training or validation dataset `cfg` asks for: plain crops, or crops with
+    self-blended fakes (`cfg.blend`; validation gets them only with ``val_mode: blend``, with a
+    fixed seed so every epoch is scored on the same blends)."""
+    d, b = cfg.data, cfg.blend
+    mean, std = cfg.normalisation()
+    mode = b.mode if train else ("only" if b.mode != "none" and b.val_mode == "blend" else "none")
+    if mode == "none":
+        return CropDataset(items, None, d.image_size, mean, std, preload=True,
+                           cache_dir=d.cache_dir)
+    from fakescope.data.blended import SelfBlendCropDataset
+    from fakescope.data.landmarks import crop_landmarks
+
+    real = (items["label"] == 0).to_numpy()
+    landmarks = np.full((len(items), 68, 2), np.nan, dtype=np.float32)
+    if real.any():
+        landmarks[real] = crop_landmarks(items.loc[real, "path"].tolist(), d.cache_dir,
+                                         rect=b.landmarks_rect)
+    return SelfBlendCropDataset(
+        items, landmarks, d.image_size, mean, std, mode=mode, fake_fraction=b.fake_fraction,
+        jpeg_quality=b.jpeg_quality, jpeg_prob=b.jpeg_prob if train else 0.0,
+        native_size=b.native_size, seed=derive_seed(cfg.seed, "augment", 10_000 if not train else 0),
+        preload=True, cache_dir=d.cache_dir,
+    )
+
+
 # ---------------------------------------------------------------------------------- result
 @dataclass
 class TrainResult:
@@ -219,13 +244,12 @@ class Trainer:
                 and self.items.val["label"].nunique() < 2:
             raise ConfigError("early_stopping.monitor val_auc needs both classes in the validation set")
         d = cfg.data
+        self.mean, self.std = cfg.normalisation()
         # With a cache folder, rank 0 decodes first and the others memory-map its file.
         if self.dist.enabled and d.cache_dir and not self.dist.is_main:
             ddp.barrier()
-        self.train_ds = CropDataset(self.items.train, None, d.image_size, d.mean, d.std,
-                                    preload=True, cache_dir=d.cache_dir)
-        self.val_ds = CropDataset(self.items.val, None, d.image_size, d.mean, d.std,
-                                  preload=True, cache_dir=d.cache_dir)
+        self.train_ds = build_crop_dataset(cfg, self.items.train, train=True)
+        self.val_ds = build_crop_dataset(cfg, self.items.val, train=False)
         if self.dist.enabled and d.cache_dir and self.dist.is_main:
             ddp.barrier()
 
@@ -252,8 +276,7 @@ class Trainer:
             return None
         bundle = load_bundle(path)
         m = bundle.meta
-        d = self.cfg.data
-        return _TeacherInput(build_model(bundle), d.mean, d.std, m.mean, m.std,
+        return _TeacherInput(build_model(bundle), self.mean, self.std, m.mean, m.std,
                              m.input_size).to(self.device)
 
     # -------------------------------------------------------------------------- loaders
@@ -278,6 +301,8 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         cfg, rank = self.cfg, self.dist.rank
         strength = self.augment.strength(epoch)
+        if hasattr(self.train_ds, "set_epoch"):
+            self.train_ds.set_epoch(epoch)  # new self-blends every epoch
         self.train_ds.transform = (
             None if strength is None
             else build_augment(strength, seed=derive_seed(cfg.seed, "augment", epoch, rank))
@@ -536,13 +561,28 @@ class Trainer:
         model = model_from_state(cfg.model.name, cfg.model.kwargs, state).to(self.device)
         val, probs = self._validate(model, shard=False)  # main process only
         labels = self.val_ds.labels.astype(np.int64)
+        file_labels, file_probs = labels, probs
+        if "video" in self.items.val.columns and len(self.items.val) == len(probs):
+            # The operating point is a file-level one: crops → track → file, as scan does.
+            from fakescope.evaluate.aggregate import file_scores
+
+            track = "track_id" if "track_id" in self.items.val.columns else None
+            per_file = file_scores(self.items.val.assign(score=probs, label=labels), "video",
+                                   "score", track_col=track, label_col="label")
+            file_labels = per_file["label"].to_numpy(np.int64)
+            file_probs = per_file["score"].to_numpy(np.float64)
         try:
-            thr = select_threshold(labels, probs, cfg.export.threshold_method,
+            thr = select_threshold(file_labels, file_probs, cfg.export.threshold_method,
                                    cfg.export.threshold_target)
         except ValueError as exc:  # e.g. one-class validation set: say so, keep 0.5
             log.warning("threshold not chosen on validation (%s); using 0.5", exc)
             thr = fixed_threshold(0.5)
-        preds = self.items.val[["path", "label", "group"]].copy()
+        rows = getattr(self.val_ds, "items", self.items.val)[["path", "label", "group"]]
+        if len(rows) != len(probs):  # validation with self-blends: each real, then its blend
+            rows = pd.concat([rows.assign(label=0), rows.assign(label=1, blended=True)],
+                             ignore_index=True)
+        preds = rows.copy()
+        preds["label"] = labels
         preds["score"] = probs
         atomic_write_text(self.out_dir / "val_predictions.csv", preds.to_csv(index=False))
         atomic_write_text(self.out_dir / "threshold.json", thr.to_json() + "\n")

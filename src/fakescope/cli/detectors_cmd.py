@@ -1,0 +1,38 @@
+"""`fakescope detectors` — the registered detector families, the default marked, with the
+sha256 of their packaged weights and what each needs as input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detectors", help="list the detector families",
+                       description="List the registered detector families (default marked *), "
+                       "with the sha256 of their packaged weights, input size, framing, "
+                       "normalisation and threshold.")
+    p.add_argument("--json", action="store_true", help="one JSON object per family")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from fakescope.detectors.registry import describe_detectors
+
+    listings = describe_detectors()
+    for d in listings:
+        if args.json:
+            print(json.dumps(asdict(d)))
+            continue
+        mark = "*" if d.default else " "
+        if d.problem:
+            print(f"{mark} {d.name:<12} {d.problem}")
+            continue
+        mean = ",".join(f"{v:.3f}" for v in d.mean)
+        std = ",".join(f"{v:.3f}" for v in d.std)
+        print(f"{mark} {d.name:<12} model={d.model} input={d.input_size}px crop={d.crop_preset} "
+              f"mean=({mean}) std=({std}) threshold={d.threshold:.4f} sha256={d.sha256}")
+    if not args.json:
+        print("* default of `fakescope scan`")
+    return 0

@@ -1,0 +1,143 @@
+"""Training crops with self-blended fakes made on the fly (SBI; Shiohara & Yamasaki, CVPR 2022).
+
+Two protocols, one dataset:
+
+- ``mix``: the crop table as it is (real and real-world fakes), with a share `fake_fraction`
+  of the fake slots filled by a self-blend of a random real crop instead — the detector sees
+  both the DFDC manipulations and the generic blending traces every face swap leaves;
+- ``only``: real crops only, each epoch every real once as itself (label 0) and once
+  self-blended (label 1) — the SBI protocol, which never sees a real-world fake in training
+  and so measures generalisation to manipulations it has never seen.
+
+Per sample: native-resolution crop → (self-blend, at native resolution, with its 68 dlib
+landmarks) → JPEG 40–100 at native resolution on both classes (before any resize, as an
+upload would be compressed) → resize → the usual augmentation → normalise. Every random draw
+comes from ``(seed, epoch, index)``, so an epoch is reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from fakescope.data.datasets import ImageStore, Transform, _labels, resize_square, to_tensor
+from fakescope.data.synth import self_blend
+
+MODES = ("none", "mix", "only")
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """Round-trip an RGB uint8 image through JPEG at `quality`."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("OpenCV could not JPEG-encode a crop")
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+class SelfBlendCropDataset(Dataset):
+    """``(image (3, S, S) float32, label float32)`` with self-blended fakes (see module doc).
+
+    items: ``path, label`` rows. landmarks: (N, 68, 2) per row in the crop's native pixels
+    (NaN rows are never blended). native_size: crops are decoded (and preloaded) at this side
+    before blending. size: the model's input side.
+    """
+
+    def __init__(
+        self,
+        items: pd.DataFrame,
+        landmarks: np.ndarray,
+        size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        mode: str = "mix",
+        fake_fraction: float = 0.5,
+        jpeg_quality: tuple[int, int] = (40, 100),
+        jpeg_prob: float = 0.5,
+        native_size: int = 224,
+        seed: int = 0,
+        transform: Transform | None = None,
+        preload: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        if mode not in ("mix", "only"):
+            raise ValueError(f"mode must be 'mix' or 'only', got {mode!r}")
+        items = items.reset_index(drop=True)
+        landmarks = np.asarray(landmarks, dtype=np.float32)
+        if landmarks.shape != (len(items), 68, 2):
+            raise ValueError(f"landmarks must be ({len(items)}, 68, 2), got {landmarks.shape}")
+        labels = _labels(items, "label", "SelfBlendCropDataset")
+        # Landmarks are in native pixels of the file; crops are decoded at native_size.
+        usable = np.isfinite(landmarks).all(axis=(1, 2)) & (labels == 0)
+        if mode == "only":
+            keep = np.flatnonzero(usable)
+            items, landmarks, labels = items.iloc[keep].reset_index(drop=True), landmarks[keep], labels[keep]
+            usable = np.ones(len(items), dtype=bool)
+        self.items, self.landmarks, self.base_labels = items, landmarks, labels
+        self.donors = np.flatnonzero(usable)  # reals that may be self-blended
+        if len(self.donors) == 0:
+            raise ValueError("no real crop with landmarks: nothing can be self-blended")
+        self.mode, self.fake_fraction = mode, float(fake_fraction)
+        self.jpeg_quality, self.jpeg_prob = (int(jpeg_quality[0]), int(jpeg_quality[1])), float(jpeg_prob)
+        self.size, self.native_size = int(size), int(native_size)
+        self.mean, self.std = mean, std
+        self.transform = transform
+        self.seed, self.epoch = int(seed), 0
+        self.store = ImageStore(items["path"].tolist(), native_size, preload, cache_dir)
+
+    def set_epoch(self, epoch: int) -> None:
+        """New self-blends and JPEG draws each epoch (the trainer calls this)."""
+        self.epoch = int(epoch)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Labels as served when no slot is replaced (``only``: reals then their blends)."""
+        if self.mode == "only":
+            return np.concatenate([self.base_labels, np.ones_like(self.base_labels)])
+        return self.base_labels
+
+    def __len__(self) -> int:
+        return 2 * len(self.items) if self.mode == "only" else len(self.items)
+
+    def _native(self, i: int) -> np.ndarray:
+        img = self.store[i]
+        return resize_square(img, self.native_size)
+
+    def sample(self, index: int) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """(uint8 crop at native size before augmentation, label, blend mask or None)."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.mode == "only":
+            i, blend = index % len(self.items), index >= len(self.items)
+        else:
+            i = index
+            blend = self.base_labels[i] == 1 and rng.random() < self.fake_fraction
+            if blend:
+                i = int(self.donors[rng.integers(len(self.donors))])
+        img = self._native(i)
+        mask = None
+        label = int(self.base_labels[i])
+        if blend:
+            img, mask = self_blend(img, self.landmarks[i], rng)
+            label = 1
+        if rng.random() < self.jpeg_prob:
+            img = jpeg(img, int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)))
+        return img, label, mask
+
+    def image(self, index: int) -> np.ndarray:
+        img = resize_square(self.sample(index)[0], self.size)
+        if self.transform is not None:
+            img = self.transform(image=img)["image"]
+        return img
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img, label, _ = self.sample(index)
+        img = resize_square(img, self.size)
+        if self.transform is not None:
+            img = self.transform(image=img)["image"]
+        return to_tensor(img, self.mean, self.std), torch.tensor(float(label))

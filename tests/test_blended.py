@@ -1,0 +1,103 @@
+"""Self-blended training data: a blend is labelled fake and differs from its real crop only
+under its mask; draws are reproducible under (seed, epoch, index); `mix` replaces the share
+of fake slots it is asked to."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from fakescope.data.blended import SelfBlendCropDataset
+from fakescope.data.landmarks import CropLandmarker
+from media_factory import ASTRONAUT_FACE_BOX
+
+MEAN = STD = (0.5, 0.5, 0.5)
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory, astronaut_module):
+    """Six 224-px face crops of the astronaut (shifted a little) as JPEG files, with their
+    dlib landmarks, plus two 'fake' rows."""
+    folder = tmp_path_factory.mktemp("crops")
+    x0, y0, x1, y1 = (int(round(v)) for v in ASTRONAUT_FACE_BOX)
+    side = int(max(x1 - x0, y1 - y0) * 1.15)
+    rows, lms = [], []
+    marker = CropLandmarker()
+    for i in range(8):
+        dx, dy = (i % 3) * 4 - 4, (i // 3) * 4 - 4
+        cx, cy = (x0 + x1) // 2 + dx, (y0 + y1) // 2 + dy
+        crop = astronaut_module[cy - side // 2: cy + side // 2, cx - side // 2: cx + side // 2]
+        crop = cv2.resize(crop, (224, 224), interpolation=cv2.INTER_AREA)
+        path = folder / f"c{i}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+        label = 1 if i >= 6 else 0
+        rows.append({"path": str(path), "label": label, "group": f"g{i}"})
+        lms.append(marker.landmarks(crop) if label == 0 else np.full((68, 2), np.nan, np.float32))
+    return pd.DataFrame(rows), np.stack(lms)
+
+
+@pytest.fixture(scope="module")
+def astronaut_module():
+    from skimage import data
+
+    return data.astronaut()
+
+
+def test_only_mode_serves_each_real_and_its_blend(crops):
+    items, lms = crops
+    ds = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", jpeg_prob=0.0,
+                              preload=False)
+    assert len(ds) == 12  # 6 reals (fakes are never used in the SBI protocol), twice
+    assert ds.labels.tolist() == [0] * 6 + [1] * 6
+    for i in range(6):
+        real, y0, m0 = ds.sample(i)
+        fake, y1, mask = ds.sample(i + 6)
+        assert (y0, y1) == (0, 1) and m0 is None
+        diff = np.abs(fake.astype(int) - real.astype(int)).sum(axis=2)
+        assert diff[mask == 0].max() == 0  # only pixels under the mask change
+        assert diff[mask >= 0.5 * mask.max()].mean() > 1.0  # and those visibly
+        x, y = ds[i + 6]
+        assert tuple(x.shape) == (3, 160, 160) and float(y) == 1.0
+
+
+def test_draws_are_reproducible_and_change_with_the_epoch(crops):
+    items, lms = crops
+    a = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", seed=1, preload=False)
+    b = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", seed=1, preload=False)
+    assert np.array_equal(a.sample(7)[0], b.sample(7)[0])
+    b.set_epoch(1)
+    assert not np.array_equal(a.sample(7)[0], b.sample(7)[0])
+
+
+def test_mix_mode_replaces_the_asked_share_of_fake_slots(crops):
+    items, lms = crops
+    never = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="mix", fake_fraction=0.0,
+                                 jpeg_prob=0.0, preload=False)
+    always = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="mix", fake_fraction=1.0,
+                                  jpeg_prob=0.0, preload=False)
+    assert len(never) == len(items)
+    for i in range(len(items)):
+        img0, y0, m0 = never.sample(i)
+        img1, y1, m1 = always.sample(i)
+        assert y0 == y1 == items["label"][i]
+        if items["label"][i] == 0:  # reals are served as they are
+            assert m0 is None and m1 is None and np.array_equal(img0, img1)
+        else:  # a fake slot: the file's fake, or a self-blend of a real crop
+            assert m0 is None and m1 is not None and m1.max() > 0
+
+
+def test_native_jpeg_touches_both_classes(crops):
+    items, lms = crops
+    ds = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", jpeg_prob=1.0,
+                              jpeg_quality=(40, 40), preload=False)
+    plain = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", jpeg_prob=0.0,
+                                 preload=False)
+    assert not np.array_equal(ds.sample(0)[0], plain.sample(0)[0])
+
+
+def test_no_usable_real_is_an_error(crops):
+    items, lms = crops
+    with pytest.raises(ValueError, match="nothing can be self-blended"):
+        SelfBlendCropDataset(items, np.full_like(lms, np.nan), 160, MEAN, STD, preload=False)
