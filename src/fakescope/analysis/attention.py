@@ -40,13 +40,22 @@ def attention_heatmap(attention_map: np.ndarray, size: tuple[int, int]) -> np.nd
     return cv2.cvtColor(cv2.applyColorMap(a8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
+MIN_DISPLAY_SIDE = 224  # overlays smaller than this are hard for a person to read
+
+
 def attention_overlay(face_crop: np.ndarray, attention_map: np.ndarray,
-                      alpha: float = 0.45) -> np.ndarray:
-    """Blend the JET-coloured attention over the crop: ``(1 - alpha) * crop + alpha * heat``.
-    Red = most attended, blue = least. Returns HxWx3 uint8 RGB, the crop's size."""
+                      alpha: float = 0.45, min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
+    """Blend the JET-coloured map over the crop: ``(1 - alpha) * crop + alpha * heat``.
+    Red = most attended, blue = least. Returns HxWx3 uint8 RGB, the crop's size, enlarged
+    (bicubic) so its shorter side is at least `min_side`."""
     crop = np.asarray(face_crop)
     if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
         raise ValueError(f"face crop must be HxWx3 uint8, got {crop.dtype} {crop.shape}")
+    short = min(crop.shape[:2])
+    if short < min_side:
+        f = min_side / short
+        crop = cv2.resize(crop, (round(crop.shape[1] * f), round(crop.shape[0] * f)),
+                          interpolation=cv2.INTER_CUBIC)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     heat = attention_heatmap(attention_map, crop.shape[:2])

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="frame → video aggregation (mean, mean_logit, max, confident)")
     p.add_argument("--video-column", default="video",
                    help="column naming each crop's video, for the video level (default: video)")
+    p.add_argument("--cluster-column", default="identity",
+                   help="column of cluster ids (e.g. identity clusters) the bootstrap resamples, "
+                        "when the table has it (default: identity; 'none' to resample videos)")
     p.add_argument("--threshold", type=float,
                    help="decision threshold (default: the one chosen on validation, in the bundle)")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (0: none)")
@@ -113,8 +116,11 @@ def _run(args: argparse.Namespace) -> int:
     col = args.video_column
     if col in scored.columns and scored[col].nunique() < len(scored):
         groups = scored[col].to_numpy()
+    clusters = None
+    if args.cluster_column != "none" and args.cluster_column in scored.columns:
+        clusters = scored[args.cluster_column].astype(str).to_numpy()
     report = evaluate_predictions(
-        scored["label"].to_numpy(), scored["score"].to_numpy(), groups=groups,
+        scored["label"].to_numpy(), scored["score"].to_numpy(), groups=groups, clusters=clusters,
         threshold=threshold, n_bootstrap=args.n_bootstrap, seed=args.seed,
         aggregation=args.aggregate,
     )
@@ -122,7 +128,8 @@ def _run(args: argparse.Namespace) -> int:
         **source, "data": str(args.data), "split": split, "n_items": len(items),
         "n_unreadable": len(bad), "detector": detector.info.name,
         "runtime": getattr(detector, "runtime", None),
-        "settings": f"aggregate={args.aggregate} n_bootstrap={args.n_bootstrap} seed={args.seed}",
+        "settings": f"aggregate={args.aggregate} n_bootstrap={args.n_bootstrap} seed={args.seed}"
+                    f" bootstrap over {args.cluster_column if clusters is not None else 'videos'}",
     }
     written = write_report(report, args.out, title=f"fakescope evaluation: {args.data.name}",
                            provenance=provenance)

@@ -131,8 +131,9 @@ def predict_items(
     out = pd.DataFrame({"path": items["path"].astype(str).to_numpy(),
                         "label": items["label"].to_numpy()})
     out["group"] = items["group"].to_numpy() if "group" in items.columns else out["path"]
-    if "video" in items.columns:
-        out["video"] = items["video"].to_numpy()
+    for col in ("video", "identity", "split_group"):  # what reports group or resample by
+        if col in items.columns:
+            out[col] = items[col].to_numpy()
     out["score"] = scores
     out["error"] = errors
     return out

@@ -122,7 +122,7 @@ def _as_threshold(threshold: Threshold | float | None) -> Threshold:
 
 def _level(level: str, y: np.ndarray, s: np.ndarray, thr: float, groups, opts: dict[str, Any],
            n_bootstrap: int, seed: int, confidence: float,
-           ci_metrics: tuple[str, ...] | None) -> LevelReport:
+           ci_metrics: tuple[str, ...] | None, unit_name: str = "group") -> LevelReport:
     ms = compute_metrics(y, s, thr, **opts)
     ci: dict[str, Interval] = {}
     unit = None
@@ -138,7 +138,7 @@ def _level(level: str, y: np.ndarray, s: np.ndarray, thr: float, groups, opts: d
         ci = bootstrap_ci(fn, y, s, groups=groups, n_bootstrap=n_bootstrap, seed=seed,
                           confidence=confidence)
         ci = {k: v for k, v in ci.items() if k in include}
-        unit = "sample" if groups is None else "group"
+        unit = "sample" if groups is None else unit_name
     roc = None
     if 0 < y.sum() < y.size:
         fpr, tpr, t = roc_curve(y, s)
@@ -168,6 +168,7 @@ def evaluate_predictions(
     n_bins: int = 10,
     ci_metrics: tuple[str, ...] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    clusters=None,
 ) -> EvalReport:
     """Metrics of frame-level predictions (label 1 = fake; score = fake probability).
 
@@ -179,6 +180,10 @@ def evaluate_predictions(
     n_bootstrap: resamples for the 95% percentile intervals (0: no intervals); `ci_metrics`
         restricts the intervals to some metrics (they cost n_bootstrap x the metric time).
     provenance: what data / command produced the predictions; copied into the report.
+    clusters: one cluster id per frame (e.g. the person's identity cluster) that the bootstrap
+        resamples instead of videos: crops of one person are not independent either, and
+        intervals over crops of a dataset that reuses actors are too narrow. A video must lie
+        in one cluster.
     """
     y, s = check_labels_scores(labels, scores)
     if n_bootstrap < 0:
@@ -201,10 +206,23 @@ def evaluate_predictions(
             pd.DataFrame({"group": g, "label": y, "score": s}), "group", "score",
             method=aggregation, label_col="label",
         )
-    levels = {"frame": _level("frame", y, s, thr.value, g, **common)}
+    c = video_c = None
+    if clusters is not None:
+        c = np.asarray(clusters)
+        if c.shape != y.shape or pd.isna(c).any():
+            raise ValueError("clusters needs one non-null id per prediction")
+        if table is not None:
+            per_video = pd.DataFrame({"group": g, "cluster": c}).groupby("group")["cluster"]
+            if (per_video.nunique() > 1).any():
+                raise ValueError("a video's frames lie in more than one cluster")
+            video_c = table["group"].map(per_video.first()).to_numpy()
+    frame_units = c if c is not None else g
+    levels = {"frame": _level("frame", y, s, thr.value, frame_units,
+                              unit_name="cluster" if c is not None else "group", **common)}
     if table is not None:
         video = _level("video", table["label"].to_numpy(np.int64),
-                       table["score"].to_numpy(np.float64), thr.value, None, **common)
+                       table["score"].to_numpy(np.float64), thr.value, video_c,
+                       unit_name="cluster", **common)
         video.aggregation = aggregation
         video.ids = table["group"].to_numpy()
         levels["video"] = video
@@ -285,7 +303,7 @@ def render_markdown(report: EvalReport, title: str, plot_files: Mapping[str, str
         out.append(f"- Video score = `{st['aggregation']}` of its frame scores "
                    "(fakescope.evaluate.aggregate).")
     if st["n_bootstrap"]:
-        unit = {"group": "videos", "sample": "samples"}
+        unit = {"group": "videos", "sample": "samples", "cluster": "identity clusters"}
         units = ", ".join(f"{x.level}: resampling {unit[x.bootstrap_unit]}" for x in lv)
         out.append(f"- Brackets: {st['confidence']:.0%} percentile bootstrap intervals, "
                    f"{st['n_bootstrap']} resamples, seed {st['seed']} ({units}).")
