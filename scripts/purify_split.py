@@ -195,13 +195,15 @@ def report(args: argparse.Namespace, table: pd.DataFrame, missing: np.ndarray, n
         "All crops (real and fake, so donor faces count) clustered by average linkage at "
         "`threshold` and joined with the source groups; with `radius`, a val/test crop is also "
         "linked to its nearest train crop when closer than `radius`"
-        + (f"; also linked by {', '.join(f'`{c}`' for c in args.link_cols)}" if args.link_cols else "")
+        + (f"; also linked by {', '.join(f'`{c}`' for c in args.link_cols)}"
+           if args.link_cols else "")
         + ". `direct`: a val/test crop moves to `excluded` when its cluster (or radius link) "
         "reaches a train crop, together with every crop of its source group; `transitive`: "
         "when its whole connected component (clusters chained through source groups) holds a "
         "train crop. Train is untouched.",
         "",
-        "| threshold | radius | mode | test kept real / fake | test AUC (CI) | val kept real / fake | val AUC (CI) | passes |",
+        "| threshold | radius | mode | test kept real / fake | test AUC (CI) | "
+        "val kept real / fake | val AUC (CI) | passes |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for t in trials:

@@ -136,7 +136,8 @@ def test_purify_links_undescribed_rows_by_group_only() -> None:
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("purify_split", REPO / "scripts" / "purify_split.py")
+    path = REPO / "scripts" / "purify_split.py"
+    spec = importlib.util.spec_from_file_location("purify_split", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules["purify_split"] = mod
     spec.loader.exec_module(mod)
@@ -170,7 +171,8 @@ def test_script_purifies_and_refuses_a_leaking_split(tmp_path: Path, capsys) -> 
     common = ["--split", str(split), "--cache", str(cache), "--out", str(out), "--report", str(rep),
               "--k", "5", "--n-boot", "200"]
     # clusters too tight to join anyone and no radius: the leak stays, nothing may be written
-    tight = ["--thresholds", "0.01", "--min-threshold", "0.01", "--radii", "none", "--modes", "direct"]
+    tight = ["--thresholds", "0.01", "--min-threshold", "0.01", "--radii", "none",
+             "--modes", "direct"]
     assert mod.main(common + tight) == 2
     assert "the probe passes; nothing written" in capsys.readouterr().err
     assert not out.exists() and not rep.exists()
@@ -192,3 +194,22 @@ def test_transitive_purify_follows_chains_through_source_groups() -> None:
     assert direct.loc[direct["path"].isin(person4), "split"].eq("test").all()
     assert chained.loc[chained["path"].isin(person4), "split"].eq("excluded").all()
     assert (chained.loc[table["split"] == "train", "split"] == "train").all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_purify_never_moves_a_train_row_and_only_removes(seed: int) -> None:
+    desc, y, pid = people(30, 8, seed=seed)
+    rng = np.random.default_rng(seed)
+    split = rng.choice(["train", "val", "test", "excluded"], size=pid.size,
+                       p=[0.6, 0.15, 0.2, 0.05])
+    table = pd.DataFrame({"path": [f"c{i}.jpg" for i in range(pid.size)], "label": y,
+                          "group": [f"g{i // 2}" for i in range(pid.size)], "split": split})
+    for kw in ({"threshold": 0.5}, {"threshold": None, "radius": 0.3},
+               {"threshold": 0.5, "radius": 0.3, "transitive": True}):
+        out = purify_split(table, desc, **kw)
+        assert (out["split"][split == "train"] == "train").all()
+        changed = out["split"] != table["split"]
+        assert out.loc[changed, "split"].eq("excluded").all()
+        assert table.loc[changed, "split"].isin(["val", "test"]).all()
+        kept = out[out["split"].isin(["val", "test"])]
+        assert not set(kept["group"]) & set(out.loc[out["split"] == "train", "group"])

@@ -142,7 +142,7 @@ def test_explain_writes_overlays_and_timeline(env):
     assert f"{vid_dir}/timeline.png" in files
     assert not any(f.startswith("blank_") or f.startswith("bad_") for f in files)
     overlay = np.asarray(Image.open(next(explain.glob(face_dir + "/track0_*.png"))))
-    assert overlay.shape == (64, 64, 3)
+    assert overlay.shape == (224, 224, 3)  # a 64-px crop, enlarged to be readable
 
 
 def test_threshold_override_decides_the_verdict(env):

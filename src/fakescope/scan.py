@@ -71,6 +71,17 @@ def exit_code(results: Iterable[ScanResult]) -> int:
     return EXIT_CLEAN
 
 
+@dataclasses.dataclass
+class FoundFaces:
+    """What the front half found in one readable file with at least one person."""
+
+    path: str
+    info: object  # fakescope.media.MediaInfo
+    tracks: list[FaceTrack]
+    timings: dict[str, float]
+    t_start: float
+
+
 class Scanner:
     """Scans one file at a time with one detector and one face pipeline (built once).
 
@@ -133,6 +144,14 @@ class Scanner:
     def scan_file(self, path: str | Path, explain_dir: str | Path | None = None) -> ScanResult:
         """Scan one image or video. A `MediaError` becomes an ``abstain`` result naming the
         cause; other exceptions propagate (the batch runner records them)."""
+        front = self.find_faces(path)
+        if isinstance(front, ScanResult):
+            return front
+        return self.score_faces(front, explain_dir=explain_dir)
+
+    def find_faces(self, path: str | Path) -> FoundFaces | ScanResult:
+        """The front half (media → faces → tracks of real detections): the people to score,
+        or the ``abstain`` result when there is no evidence."""
         from fakescope.media import probe, read_frames
 
         path = str(path)
@@ -160,17 +179,23 @@ class Scanner:
         short = [t for t in tracks if len(t.crops) < need]
         tracks = [t for t in tracks if len(t.crops) >= need]
         del frames
-        if not tracks and short:
-            timings["total"] = time.perf_counter() - t_start
-            return self._result(path, info, "abstain", None,
-                                f"{REASON_NO_FACE}: only faces seen in fewer than {need} sampled "
-                                f"frames", timings=timings)
         if not tracks:
             timings["total"] = time.perf_counter() - t_start
-            return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings)
+            reason = REASON_NO_FACE if not short else (
+                f"{REASON_NO_FACE}: only faces seen in fewer than {need} sampled frames")
+            return self._result(path, info, "abstain", None, reason, timings=timings)
+        return FoundFaces(path, info, tracks, timings, t_start)
 
+    def score_faces(self, front: FoundFaces, explain_dir: str | Path | None = None,
+                    crops_for: Callable[[np.ndarray], np.ndarray] | None = None) -> ScanResult:
+        """The back half: detector → per-track aggregate → file verdict. `crops_for` maps the
+        stacked crops to this detector's input (when the front half was cut for another)."""
+        path, info, tracks = front.path, front.info, front.tracks
+        timings = dict(front.timings)
         crops = [c for t in tracks for c in t.crops]
         batch = np.stack([c.image for c in crops])
+        if crops_for is not None:
+            batch = crops_for(batch)
         with _timed(timings, "detector"):
             probs = np.asarray(self.detector.score_crops(batch), dtype=np.float64)
 
@@ -194,7 +219,7 @@ class Scanner:
             with _timed(timings, "explain"):
                 write_explanation(Path(explain_dir), path, info.sha256, self.detector,
                                   crops, probs, batch, timeline, self.threshold)
-        timings["total"] = time.perf_counter() - t_start
+        timings["total"] = time.perf_counter() - front.t_start
         return self._result(path, info, verdict, score, None, timings=timings,
                             tracks=track_results, timeline=timeline)
 

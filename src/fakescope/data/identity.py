@@ -335,7 +335,7 @@ def identity_probe(
     if not len(te_y):
         raise ValueError("identity_probe has no test crop with a descriptor to score")
     if set(np.unique(tr_y)) != {0, 1}:
-        raise ValueError(f"identity_probe needs real and fake train crops, got labels {np.unique(tr_y)}")
+        raise ValueError(f"identity_probe needs real and fake train crops, got {np.unique(tr_y)}")
     k_eff = min(k, len(tr_y))
     knn = KNeighborsClassifier(n_neighbors=k_eff, metric="euclidean").fit(tr_x, tr_y)
     scores = knn.predict_proba(te_x)[:, list(knn.classes_).index(1)]
@@ -425,7 +425,9 @@ def purify_split(
     return out
 
 
-def _part_components(nodes: Sequence[Sequence[tuple[str, object]]], split: np.ndarray) -> np.ndarray:
+def _part_components(
+    nodes: Sequence[Sequence[tuple[str, object]]], split: np.ndarray
+) -> np.ndarray:
     """Connected component of each row over the links among rows of its own part."""
     from fakescope.data.splits import connected_keys
 
