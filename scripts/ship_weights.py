@@ -5,7 +5,7 @@
 
 Writes src/fakescope/weights/fakebuster_dfdc.pt (the bundle, byte for byte),
 src/fakescope/weights/fakebuster_dfdc.json (the card the loader reads: sha256 pin, threshold,
-test metrics) and docs/model_card.md (the same for people). Numbers come from the run's
+test metrics) and docs/model_cards/fakebuster_dfdc.md (the same for people). Numbers come from the run's
 `eval_test/report.json` (written by `fakescope eval` on the identity-aware test split).
 """
 
@@ -115,7 +115,7 @@ Measured by `fakescope eval --bundle src/fakescope/weights/fakebuster_dfdc.pt --
 ## Licence
 {LICENCE}
 """
-    atomic_write_text(REPO / "docs" / "model_card.md", md)
+    atomic_write_text(REPO / "docs" / "model_cards" / "fakebuster_dfdc.md", md)
     print(f"shipped {dst} sha256={bundle.sha256} ({card['bytes']} bytes)")
     return 0
 

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         ".venv/bin/fakescope scan ../shared/data/videos --json --out runs/videos_scan.jsonl",
         ".venv/bin/python scripts/videos_eval.py runs/videos_scan.jsonl",
         "```",
-        f"Detector: the shipped `fakebuster_dfdc` (docs/model_card.md), threshold {thr:.3f}, "
+        f"Detector: the shipped `fakebuster_dfdc` (docs/model_cards/fakebuster_dfdc.md), threshold {thr:.3f}, "
         "default sampling (uniform 32 frames), MTCNN, `dfdc_tight` framing.",
         "",
         f"**Video-level ROC-AUC: {auc:.3f}** (95 % bootstrap CI {ci.low:.3f}–{ci.high:.3f}) over "
