@@ -109,3 +109,23 @@ def test_frame_table_errors():
         aggregate_frame_table(FRAMES, "video", "prob", "mean")
     with pytest.raises(ValueError, match="empty"):
         aggregate_frame_table(FRAMES.iloc[:0], "video", "score", "mean")
+
+
+def test_file_scores_are_track_means_then_max_over_tracks():
+    import pandas as pd
+
+    from fakescope.evaluate.aggregate import file_scores
+
+    df = pd.DataFrame({
+        "video": ["a", "a", "a", "a", "b", "b"],
+        "track_id": [0, 0, 1, 1, 0, 0],
+        "score": [0.1, 0.3, 0.8, 0.6, 0.4, 0.2],
+        "label": [1, 1, 1, 1, 0, 0],
+    })
+    out = file_scores(df, "video", "score", track_col="track_id", label_col="label")
+    got = dict(zip(out["video"], out["score"]))
+    assert got["a"] == pytest.approx(0.7)  # person 1 (mean 0.7) decides, not the 0.45 average
+    assert got["b"] == pytest.approx(0.3)
+    assert dict(zip(out["video"], out["n_frames"])) == {"a": 4, "b": 2}
+    plain = file_scores(df, "video", "score", label_col="label")
+    assert dict(zip(plain["video"], plain["score"]))["a"] == pytest.approx(0.45)
