@@ -167,3 +167,20 @@ def test_demo_builds_a_sample_and_scans_it(env, tmp_path, capsys, monkeypatch):
     assert "no_face" in out and f"exit code {code}: " in out
     assert code in (0, 1)  # every demo input is readable
     assert (tmp_path / "demo" / "explain").is_dir()
+
+
+def test_detectors_lists_the_families_with_the_default_marked(capsys):
+    from fakescope.detectors.registry import DEFAULT_DETECTOR
+
+    assert main(["detectors"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    default = [line for line in out if line.startswith("* ") and "sha256=" in line]
+    assert len(default) == 1 and default[0].split()[1] == DEFAULT_DETECTOR
+    assert any(line.split()[0] in ("fakebuster", "*") and "fakebuster" in line for line in out)
+    assert main(["detectors", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    names = {r["name"] for r in rows}
+    assert {"fakebuster", "faceblend"} <= names
+    assert sum(r["default"] for r in rows) == 1
+    fbr = next(r for r in rows if r["name"] == "fakebuster")
+    assert len(fbr["sha256"]) == 64 and fbr["input_size"] == 64 and fbr["crop_preset"]
