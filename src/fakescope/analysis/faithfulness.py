@@ -29,10 +29,17 @@ class DeletionResult:
         return self.top_shift > self.random_shift
 
 
+ERASE_BLUR_SIGMA = 6.0  # px at the detector's input size
+
+
 def _erase(crop: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Pixels where `keep` is False become the crop's mean colour (no new edges or texture)."""
+    """Pixels where `keep` is False are replaced by a strongly blurred copy of the crop: their
+    detail is gone without painting a flat patch, whose hard edges a blending detector reads as
+    a manipulation of their own (measured on 32 DFDC crops: a mean-colour patch moved the
+    score about as much wherever it was put)."""
+    blurred = cv2.GaussianBlur(crop, (0, 0), ERASE_BLUR_SIGMA)
     out = crop.copy()
-    out[~keep] = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    out[~keep] = blurred[~keep]
     return out
 
 
