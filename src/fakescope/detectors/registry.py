@@ -76,7 +76,7 @@ def describe_detectors() -> list[DetectorListing]:
     return out
 
 
-DEFAULT_DETECTOR = "fakebuster"  # what `fakescope scan` runs unless told otherwise
+DEFAULT_DETECTOR = "faceblend"  # what `fakescope scan` runs unless told otherwise
 
 
 def create_detector(
