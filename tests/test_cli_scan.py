@@ -133,8 +133,14 @@ def test_explain_writes_overlays(env, tmp_path):
 
 
 def test_missing_packaged_weights_says_what_to_do(env, capsys, monkeypatch):
+    from fakescope.families.faceblend import detector as default_family
+
+    monkeypatch.setattr(default_family, "PACKAGED_WEIGHTS", "does_not_exist.pt")
+    assert main(["scan", str(env["good"]), "--no-progress"]) == 2  # the default detector
+    err = capsys.readouterr().err
+    assert "fakescope scan: error:" in err and "--weights" in err
     monkeypatch.setattr(fb, "PACKAGED_WEIGHTS", "does_not_exist.pt")
-    assert main(["scan", str(env["good"]), "--no-progress"]) == 2
+    assert main(["scan", str(env["good"]), "--no-progress", "--detector", "fakebuster"]) == 2
     err = capsys.readouterr().err
     assert "fakescope scan: error:" in err and "--weights" in err
 
