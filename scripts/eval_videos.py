@@ -150,7 +150,7 @@ def render(summary: dict, command: str) -> str:
     lines = ["# Videos end to end: the 46 shared videos and the DeepfakeTIMIT dev set", "",
              "Measured with:", "```", command, "```", "",
              "Each detector scans through the same pipeline as `fakescope scan` (uniform 32 "
-             "frames, MTCNN, `dfdc_tight` framing, tracks seen in >= 3 sampled frames, mean over "
+             "frames, MTCNN, `dfdc_tight` framing, short tracks (< 3 sampled frames) ignored beside a longer one, mean over "
              "a track, max over tracks) at its own shipped threshold; faces are found once per "
              "video and each detector gets them resized to its input size.", "",
              "| detector | threshold | video AUC (46, 95 % CI) | false alarms (24 real) | DFDC "

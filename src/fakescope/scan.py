@@ -173,17 +173,18 @@ class Scanner:
 
         with _timed(timings, "faces"):
             tracks = self._real_tracks(self.faces.process(frames))
-        # A person is a track seen in several sampled frames; a one-frame track in a video is
-        # more often a false detection (a poster, a pattern) than a face worth a verdict.
+        # A person is a track seen in several sampled frames: beside one, a track seen in one or
+        # two frames is more often a false detection (a poster, a pattern) than a person. When
+        # no track is that long (a face the tracker lost and found again, a very short clip),
+        # the short ones are all the evidence there is, and they are scored rather than dropped.
         need = min(self.min_track_frames, len(frames))
-        short = [t for t in tracks if len(t.crops) < need]
-        tracks = [t for t in tracks if len(t.crops) >= need]
+        long_enough = [t for t in tracks if len(t.crops) >= need]
+        if long_enough:
+            tracks = long_enough
         del frames
         if not tracks:
             timings["total"] = time.perf_counter() - t_start
-            reason = REASON_NO_FACE if not short else (
-                f"{REASON_NO_FACE}: only faces seen in fewer than {need} sampled frames")
-            return self._result(path, info, "abstain", None, reason, timings=timings)
+            return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings)
         return FoundFaces(path, info, tracks, timings, t_start)
 
     def score_faces(self, front: FoundFaces, explain_dir: str | Path | None = None,

@@ -82,8 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--aggregate", choices=METHODS, default="mean",
                    help="crop scores -> track score (default: %(default)s)")
     p.add_argument("--min-track-frames", type=int, default=3, metavar="N",
-                   help="a person must be seen in at least N sampled frames of a video (or in "
-                        "all of them when fewer were sampled) to count (default: %(default)s)")
+                   help="faces seen in fewer than N sampled frames of a video are ignored when "
+                        "a person is seen in at least N (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
