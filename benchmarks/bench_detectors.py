@@ -8,7 +8,9 @@ and given as a ratio to the first one (the baseline).
         --detector faceblend=src/fakescope/weights/faceblend_dfdc.pt:runs/eval/faceblend \
         --videos runs/videos_eval/summary.json
 
-NAME=WEIGHTS:EVAL_DIR — WEIGHTS a bundle path or 'packaged'; EVAL_DIR holds `report.json`.
+NAME=WEIGHTS:EVAL_DIR[:PURIFIED_EVAL_DIR] — WEIGHTS a bundle path or 'packaged'; each EVAL_DIR
+holds a `report.json`; the optional second one is the same evaluation on the purified split
+(docs/splits/identity_probe.md).
 Writes benchmarks/results/detectors.md (and .json).
 """
 
@@ -66,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for spec in args.detector:
         name, rest = spec.split("=", 1)
-        weights, eval_dir = rest.rsplit(":", 1)
+        weights, *evals = rest.split(":")
+        eval_dir = evals[0]
+        purified = json.loads((Path(evals[1]) / "report.json").read_text()) if len(evals) > 1 else None
         det = create_detector(name if weights == "packaged" else None,
                               weights=None if weights == "packaged" else weights, runtime="auto")
         report = json.loads((Path(eval_dir) / "report.json").read_text())
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                      "sha256": det.info.weights_sha256, "runtime": getattr(det, "runtime", None),
                      "input": det.requirements.input_size, "threshold": det.threshold,
                      "frame": report["levels"]["frame"], "provenance": report.get("provenance"),
+                     "purified": purified["levels"]["frame"] if purified else None,
                      "ms": speed, "videos": videos.get(name)})
     base = rows[0]["ms"]
     lines = ["# Detectors compared", "", "Measured with:", "```",
@@ -98,6 +103,17 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {_m(f, 'auc')} | "
                      f"{_m(f, 'tar@far=0.01')} | {_m(f, 'tar@far=0.1')} | {_m(f, 'log_loss')} | "
                      f"{f.get('bootstrap_unit')} |")
+    if any(r["purified"] for r in rows):
+        lines += ["", "## Purified test crops (no identity cluster, donor faces included, "
+                  "touches train)", "",
+                  "| detector | n (fake/real) | ROC-AUC | TAR @ 1 % FAR | TAR @ 10 % FAR | "
+                  "log loss |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            f = r["purified"]
+            if f:
+                lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {_m(f, 'auc')} | "
+                             f"{_m(f, 'tar@far=0.01')} | {_m(f, 'tar@far=0.1')} | "
+                             f"{_m(f, 'log_loss')} |")
     if videos:
         lines += ["", "## Videos end to end (scripts/eval_videos.py)", "",
                   "| detector | threshold | video AUC (46) | false alarms (24 real) | "
