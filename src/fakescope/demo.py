@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         code = fakescope_main(cmd)
     print(f"\nexit code {EXIT_MEANING.get(code, code)}")
     if not args.tmp:
-        print(f"sample in {sample}/, attention overlays and timelines in {explain}/")
+        print(f"sample in {sample}/, explanation overlays (Grad-CAM or attention) and timelines in {explain}/")
     return code
 
 
