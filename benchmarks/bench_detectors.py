@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from fakescope.detectors import create_detector
+from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
 OUT = Path(__file__).resolve().parent / "results" / "detectors.md"
@@ -47,11 +48,7 @@ def ms_per_face(det, batch: int, reps: int, warmup: int = 2) -> float:
 
 
 def _m(level: dict, key: str) -> str:
-    v = level["metrics"].get(key)
-    ci = (level.get("ci") or {}).get(key)
-    if v is None:
-        return "n/a"
-    return f"{v:.3f}" + (f" ({ci['low']:.3f}–{ci['high']:.3f})" if ci else "")
+    return format_metric(level, key, '')
 
 
 def main(argv: list[str] | None = None) -> int:

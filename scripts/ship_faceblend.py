@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from fakescope.detectors.bundle import load_bundle, sha256_bytes
+from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,11 +34,7 @@ IMAGENET_NOTE = ("Initialised from torchvision's ImageNet MobileNetV2 weights (B
 
 
 def _ci(level: dict, key: str) -> str:
-    v = level["metrics"].get(key)
-    ci = (level.get("ci") or {}).get(key)
-    if v is None:
-        return "n/a"
-    return f"{v:.3f}" + (f" (95 % CI {ci['low']:.3f}–{ci['high']:.3f})" if ci else "")
+    return format_metric(level, key, '95 % CI ')
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from fakescope.detectors.bundle import load_bundle, sha256_bytes
+from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,11 +27,7 @@ LICENCE = ("Trained on DFDC data (Deepfake Detection Challenge training set), wh
 
 
 def _fmt_ci(level: dict, key: str) -> str:
-    v = level["metrics"].get(key)
-    ci = level["ci"].get(key)
-    if v is None:
-        return "n/a"
-    return f"{v:.3f}" + (f" (95 % CI {ci['low']:.3f}–{ci['high']:.3f})" if ci else "")
+    return format_metric(level, key, '95 % CI ')
 
 
 def main(argv: list[str] | None = None) -> int:

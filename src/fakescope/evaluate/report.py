@@ -376,3 +376,13 @@ def write_report(report: EvalReport, out_dir: str | Path, title: str = "fakescop
     written["markdown"] = out_dir / "report.md"
     atomic_write_text(written["markdown"], md)
     return written
+
+
+def format_metric(level: Mapping[str, Any], key: str, ci_label: str = "") -> str:
+    """``0.866 (0.839–0.891)`` from one level of a saved report.json (``metrics``, ``ci``):
+    how model cards and benchmark tables quote a figure with its interval."""
+    v = level["metrics"].get(key)
+    ci = (level.get("ci") or {}).get(key)
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" + (f" ({ci_label}{ci['low']:.3f}–{ci['high']:.3f})" if ci else "")
