@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/ship_faceblend.py runs/faceblend_mix \
         --eval runs/eval/faceblend_mix --videos runs/videos_eval/summary.json --videos-key faceblend \
-        --split docs/splits/dfdc_faces_split_purified.csv \
+        --split docs/splits/dfdc_faces_split.csv --purified-eval runs/eval_purified/faceblend_mix \
         --command "fakescope train configs/faceblend_dfdc_mix.yaml --set threads=1 --out runs/faceblend_mix"
 
 Writes src/fakescope/weights/faceblend_dfdc.pt (the bundle, byte for byte),
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--videos-key", default="faceblend")
     ap.add_argument("--split", type=Path, required=True, help="the split table evaluated")
     ap.add_argument("--command", required=True, help="the command that trained the run")
+    ap.add_argument("--purified-eval", type=Path,
+                    help="fakescope eval output on the purified split's test rows")
     args = ap.parse_args(argv)
     src = args.run / "detector.pt"
     bundle = load_bundle(src)
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     report = json.loads((args.eval / "report.json").read_text())
     frame = report["levels"]["frame"]
     videos = json.loads(args.videos.read_text())[args.videos_key] if args.videos else None
+    purified = (json.loads((args.purified_eval / "report.json").read_text())["levels"]["frame"]
+                if args.purified_eval else None)
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     dst = WEIGHTS / f"{NAME}.pt"
     shutil.copyfile(src, dst)
@@ -77,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         "test_n": {"fake": frame["n_fake"], "real": frame["n_real"]},
         "bootstrap_unit": frame.get("bootstrap_unit"),
         "videos": videos,
+        "purified_test_metrics": ({k: purified["metrics"].get(k) for k in ("auc", "tar@far=0.1")}
+                                  if purified else None),
         "licence": DFDC_LICENCE, "imagenet_weights": IMAGENET_NOTE,
     }
     atomic_write_text(WEIGHTS / f"{NAME}.json", json.dumps(card, indent=2) + "\n")
@@ -97,6 +103,15 @@ max over tracks) at the shipped threshold:
 | 46 shared videos (22 DFDC fakes, 24 reals from DFDC, Google DFD c40, talking heads) | video ROC-AUC {v['auc']:.3f} (95 % CI {v['auc_low']:.3f}–{v['auc_high']:.3f}); false alarms {v['false_alarms']} of {v['n_real']} real videos; {v['fakes_flagged']} of {v['n_fake']} fakes flagged |
 | DeepfakeTIMIT (160 fakes of a GAN face swap in no training data) | {t['flagged']} of {t['n']} flagged ({100 * t['flagged_share']:.0f} %), {t['abstained']} abstained |
 """
+    purified_text = ""
+    if purified:
+        purified_text = f"""
+Stricter: the test rows whose identity cluster (all crops re-clustered, donor faces included)
+touches no training crop ({purified['n_fake']} fake, {purified['n_real']} real; same command on
+`docs/splits/dfdc_faces_split_purified.csv`, output `{args.purified_eval}`): ROC-AUC
+{_ci(purified, 'auc')}, TAR at 10 % FAR {_ci(purified, 'tar@far=0.1')}. Faces far from every
+training face are harder.
+"""
     md = f"""# Model card: {NAME} (default detector of `fakescope scan`)
 
 | | |
@@ -106,7 +121,7 @@ max over tracks) at the shipped threshold:
 | family | `faceblend` (src/fakescope/families/faceblend/README.md) |
 | architecture | `{meta.model_name}` {meta.model_kwargs}: ImageNet trunk, global average pool, dropout, one logit |
 | input | {meta.input_size}×{meta.input_size} RGB face crop, framing preset `{meta.crop_preset}` (docs/framing.md), normalised with mean {[round(x, 4) for x in meta.mean]} / std {[round(x, 4) for x in meta.std]} (ImageNet) |
-| threshold | {meta.threshold:.4f} on the fake probability: method `{meta.threshold_method}`, target false-alarm rate {thr.get('target')} on the validation reals (achieved there: {json.dumps(thr.get('achieved'))}) |
+| threshold | {meta.threshold:.4f} on the fake probability: method `{meta.threshold_method}`, target false-alarm rate {thr.get('target')} on the validation reals (achieved there: FAR {thr.get('achieved', {}).get('far', float('nan')):.3f}, TAR {thr.get('achieved', {}).get('tar', float('nan')):.3f}) |
 | explanations | Grad-CAM of the last feature stage (`--explain`); faithfulness checked by tests/test_explain.py |
 
 ## Training
@@ -119,19 +134,19 @@ max over tracks) at the shipped threshold:
   frequency jitter, a small shift), JPEG 40–100 at native resolution on both classes, then the
   usual augmentation. DFDC videos that are also in the shared evaluation videos, with their
   split groups, are excluded (`scripts/exclude_eval_videos.py`).
-- Split: identity-aware (dlib descriptor clusters merged with source videos); the evaluation
-  rows are purified so that no identity cluster — faces in fake crops included — touches the
-  training side, and a k-NN identity probe on that split is at chance
-  (docs/splits/identity_probe.md).
+- Split: identity-aware (dlib descriptor clusters merged with source videos). A k-NN on the
+  dlib descriptors of every crop, fake crops' faces included, fitted on train, cannot tell the
+  test labels (AUC 0.492, 95 % CI 0.414–0.572; a source-video split scores 0.903): no person
+  the probe can see is on both sides (docs/splits/identity_probe.md).
 
 | epoch | train loss | val loss | val AUC | minutes |
 |---|---|---|---|---|
 {hist_rows}
 
 ## Identity-disjoint DFDC test crops
-`fakescope eval --bundle src/fakescope/weights/{NAME}.pt --data {args.split} --image-root ../shared/data/dfdc_faces/faces_224 --split test --out {args.eval}`
+`fakescope eval --bundle src/fakescope/weights/{NAME}.pt --data {args.split} --image-root ../shared/data/dfdc_faces/faces_224 --split test --cluster-column split_group --out {args.eval}`
 ({frame['n_fake']} fake, {frame['n_real']} real crops, one per video; 95 % intervals by
-bootstrap over {frame.get('bootstrap_unit')}s, 1000 resamples):
+bootstrap over split groups — identity clusters joined with source videos — 1000 resamples):
 
 | metric | value |
 |---|---|
@@ -141,15 +156,16 @@ bootstrap over {frame.get('bootstrap_unit')}s, 1000 resamples):
 | log loss | {_ci(frame, 'log_loss')} |
 | accuracy at the threshold | {_ci(frame, 'accuracy')} |
 | EER | {_ci(frame, 'eer')} |
-{vid}
+{purified_text}{vid}
 ## Limits
 - A few epochs of a small backbone on 2 CPU cores: far from the DFDC winners' ensembles. Its
   score is evidence, not proof.
 - Trained on DFDC crops framed by another pipeline; `scan` reproduces that framing with the
   `{meta.crop_preset}` preset. Other framings, heavy compression, tiny faces and manipulation
   methods unlike face swapping (full synthesis, lip-sync) will shift its scores.
-- The threshold was set on DFDC validation crops (one face each); whole videos average 32
-  frames per person, which narrows the score spread of real videos.
+- The threshold was set on DFDC validation crops (one face each, 5 % of real faces flagged);
+  real footage unlike DFDC's can score higher: on the shared videos the false alarms are
+  talking-head recordings (docs/videos_eval.md), above the issue's target of at most one.
 
 ## Licences
 - {DFDC_LICENCE}
