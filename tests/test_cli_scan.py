@@ -171,7 +171,7 @@ def test_demo_builds_a_sample_and_scans_it(env, tmp_path, capsys, monkeypatch):
     for name in names:
         assert (tmp_path / "demo" / "sample" / name).is_file() and name in out
     assert "no_face" in out and f"exit code {code}: " in out
-    assert code in (0, 1)  # every demo input is readable
+    assert code == 0  # every demo input is readable; a fake found is the demo working
     assert (tmp_path / "demo" / "explain").is_dir()
 
 
