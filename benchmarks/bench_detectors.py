@@ -47,10 +47,6 @@ def ms_per_face(det, batch: int, reps: int, warmup: int = 2) -> float:
     return 1000.0 * statistics.median(times) / batch
 
 
-def _m(level: dict, key: str) -> str:
-    return format_metric(level, key, '')
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--detector", action="append", required=True, metavar="NAME=WEIGHTS:EVAL")
@@ -97,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
              "bootstrap unit |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         f = r["frame"]
-        lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {_m(f, 'auc')} | "
-                     f"{_m(f, 'tar@far=0.01')} | {_m(f, 'tar@far=0.1')} | {_m(f, 'log_loss')} | "
+        lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {format_metric(f, 'auc')} | "
+                     f"{format_metric(f, 'tar@far=0.01')} | {format_metric(f, 'tar@far=0.1')} | {format_metric(f, 'log_loss')} | "
                      f"{f.get('bootstrap_unit')} |")
     if any(r["purified"] for r in rows):
         lines += ["", "## Purified test crops (no identity cluster, donor faces included, "
@@ -108,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             f = r["purified"]
             if f:
-                lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {_m(f, 'auc')} | "
-                             f"{_m(f, 'tar@far=0.01')} | {_m(f, 'tar@far=0.1')} | "
-                             f"{_m(f, 'log_loss')} |")
+                lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {format_metric(f, 'auc')} | "
+                             f"{format_metric(f, 'tar@far=0.01')} | {format_metric(f, 'tar@far=0.1')} | "
+                             f"{format_metric(f, 'log_loss')} |")
     if videos:
         lines += ["", "## Videos end to end (scripts/eval_videos.py)", "",
                   "| detector | threshold | video AUC (46) | false alarms (24 real) | "

@@ -80,6 +80,8 @@ def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[st
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for s in sets:
+        if s not in SETS or not (SETS[s] / "labels.csv").is_file():
+            raise SystemExit(f"eval_videos: set {s!r}: no labels.csv under {SETS.get(s, '?')}")
         labels = pd.read_csv(SETS[s] / "labels.csv")
         paths += [str((SETS[s] / p).resolve()) for p in labels["path"]]
     t0 = time.perf_counter()
@@ -87,13 +89,19 @@ def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[st
         todo = [n for n in built if path not in done[n]]
         if not todo:
             continue
-        found = front.find_faces(path)
+        try:
+            found = front.find_faces(path)
+        except Exception as exc:  # noqa: BLE001 - one video must not end the evaluation
+            found = front.error_result(path, exc)
         for n in todo:
-            if isinstance(found, ScanResult):  # abstain: the same for every detector
+            if isinstance(found, ScanResult):  # abstain / error: the same for every detector
                 result = dataclasses.replace(found, detector=built[n].info,
                                              threshold=scanners[n].threshold)
             else:
-                result = scanners[n].score_faces(found, crops_for=_resizer(sizes[n]))
+                try:
+                    result = scanners[n].score_faces(found, crops_for=_resizer(sizes[n]))
+                except Exception as exc:  # noqa: BLE001 - recorded, the others go on
+                    result = scanners[n].error_result(path, exc)
             line = json.dumps(result_to_dict(result))
             with open(logs[n], "a") as f:
                 f.write(line + "\n")

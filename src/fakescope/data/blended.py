@@ -105,10 +105,6 @@ class SelfBlendCropDataset(Dataset):
     def __len__(self) -> int:
         return 2 * len(self.items) if self.mode == "only" else len(self.items)
 
-    def _native(self, i: int) -> np.ndarray:
-        img = self.store[i]
-        return resize_square(img, self.native_size)
-
     def sample(self, index: int) -> tuple[np.ndarray, int, np.ndarray | None]:
         """(uint8 crop at native size before augmentation, label, blend mask or None)."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -119,21 +115,28 @@ class SelfBlendCropDataset(Dataset):
             blend = self.base_labels[i] == 1 and rng.random() < self.fake_fraction
             if blend:
                 i = int(self.donors[rng.integers(len(self.donors))])
-        img = self._native(i)
+        img = self.store[i]  # decoded at native_size
         mask = None
         label = int(self.base_labels[i])
         if blend:
-            img, mask = self_blend(img, self.landmarks[i], rng)
+            img, mask = self._blend(img, i, rng)
             label = 1
         if rng.random() < self.jpeg_prob:
             img = jpeg(img, int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)))
         return img, label, mask
 
-    def image(self, index: int) -> np.ndarray:
-        img = resize_square(self.sample(index)[0], self.size)
-        if self.transform is not None:
-            img = self.transform(image=img)["image"]
-        return img
+    def _blend(self, img: np.ndarray, i: int, rng: np.random.Generator,
+               tries: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """A self-blend of crop `i`; a draw whose mask comes out empty (an extreme elastic
+        deformation or blur of a small hull) is drawn again rather than ending the epoch."""
+        for attempt in range(tries):
+            try:
+                return self_blend(img, self.landmarks[i], rng)
+            except ValueError as exc:
+                if attempt == tries - 1:
+                    raise ValueError(f"{self.items['path'][i]}: no usable self-blend in {tries} "
+                                     f"draws ({exc})") from exc
+        raise AssertionError("unreachable")
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         img, label, _ = self.sample(index)

@@ -81,26 +81,29 @@ DEFAULT_DETECTOR = "faceblend"  # what `fakescope scan` runs unless told otherwi
 
 def create_detector(
     name: str | None = None,
-    weights: str | None = None,
+    weights=None,
     device: str | None = None,
     runtime: str = "auto",
     **kwargs,
 ) -> Detector:
     """Build a registered detector. `weights=None` means the weights packaged with fakescope;
-    `runtime` is ``"auto"`` (fastest measured), ``"torch"`` or ``"onnx"``. `name=None`: the
-    family a weights file was trained for, else `DEFAULT_DETECTOR`."""
+    `runtime` is ``"auto"`` (fastest measured), ``"torch"`` or ``"onnx"``. `weights`: a bundle
+    path or an already loaded `Bundle`. `name=None`: the family the weights were trained for,
+    else `DEFAULT_DETECTOR`."""
     if name is None:
         name = DEFAULT_DETECTOR
         if weights is not None:
-            from fakescope.detectors.bundle import load_bundle
+            from fakescope.detectors.bundle import Bundle, load_bundle
 
-            name = load_bundle(weights).meta.detector
+            if not isinstance(weights, Bundle):
+                weights = load_bundle(weights)  # read once; the factory takes the Bundle
+            name = weights.meta.detector
             _discover()
             if name not in _DETECTORS:
                 from fakescope.errors import WeightsError
 
-                raise WeightsError(f"{weights}: bundle is for detector {name!r}, which is not "
-                                   f"registered; known: {list_detectors()}")
+                raise WeightsError(f"weights {weights.sha256[:12]}: bundle is for detector "
+                                   f"{name!r}, which is not registered; known: {list_detectors()}")
     if name not in _DETECTORS:
         _discover()
     try:

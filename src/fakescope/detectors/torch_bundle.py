@@ -41,10 +41,12 @@ def packaged_weights(weights_name: str, card_name: str, family: str) -> tuple[Pa
     return Path(str(weights)), sha
 
 
-def load_family_bundle(weights: str | Path | None,
+def load_family_bundle(weights: str | Path | Bundle | None,
                        packaged: Callable[[], tuple[Path, str]]) -> Bundle:
     """`weights=None`: the packaged bundle (`packaged()` gives its path and pinned sha256);
-    otherwise the user's file."""
+    a `Bundle` already loaded; otherwise the user's file."""
+    if isinstance(weights, Bundle):
+        return weights
     if weights is None:
         path, sha = packaged()
         return load_bundle(path, expected_sha256=sha)
