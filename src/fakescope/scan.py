@@ -3,6 +3,8 @@ resumable batch over many inputs.
 
 Decisions (documented for users in `fakescope scan --help`):
 
+- Tracks seen in fewer than `min_track_frames` (3) sampled frames are ignored when a person is
+  seen in at least that many (false detections); alone, they are scored.
 - Track score = `evaluate.aggregate_scores` of its crops' probabilities (default ``mean``);
   file score = the **max over tracks**: a video is fake if any person in it is fake.
 - Verdict: ``fake`` iff score >= threshold (the threshold comes with the weights unless the
