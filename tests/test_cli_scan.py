@@ -33,8 +33,10 @@ def env(tmp_path_factory):
 
 
 def scan(env, *args):
+    """In this process (so tests can watch `Scanner.scan_file`); the worker path is
+    tested in test_scan_isolation.py."""
     return main(["scan", *map(str, args), "--weights", env["bundle"], "--runtime", "torch",
-                 "--min-face", "24", "--no-progress"])
+                 "--min-face", "24", "--no-progress", "--in-process"])
 
 
 def test_help_documents_the_exit_codes(capsys):
@@ -136,11 +138,14 @@ def test_missing_packaged_weights_says_what_to_do(env, capsys, monkeypatch):
     from fakescope.families.faceblend import detector as default_family
 
     monkeypatch.setattr(default_family, "PACKAGED_WEIGHTS", "does_not_exist.pt")
-    assert main(["scan", str(env["good"]), "--no-progress"]) == 2  # the default detector
+    # --in-process: the monkeypatch does not reach a worker process
+    assert main(["scan", str(env["good"]), "--no-progress", "--in-process"]) == 2  # the default
+
     err = capsys.readouterr().err
     assert "fakescope scan: error:" in err and "--weights" in err
     monkeypatch.setattr(fb, "PACKAGED_WEIGHTS", "does_not_exist.pt")
-    assert main(["scan", str(env["good"]), "--no-progress", "--detector", "fakebuster"]) == 2
+    assert main(["scan", str(env["good"]), "--no-progress", "--in-process",
+                 "--detector", "fakebuster"]) == 2
     err = capsys.readouterr().err
     assert "fakescope scan: error:" in err and "--weights" in err
 

@@ -190,9 +190,12 @@ def test_internal_failure_is_recorded_and_the_batch_goes_on(env, tmp_path, monke
     assert results[0].verdict == "error" and results[0].reason == "error: RuntimeError: boom"
     assert results[1].reason.startswith("unreadable")
     assert exit_code(results) == 2
-    # An error is retried on the next run; the unchanged unreadable file is not.
+    # An error is not retried on the next run (a poison pill stays one), unless asked.
     monkeypatch.setattr(scanner, "scan_file", real_scan)
     again = scan_batch(scanner, [media / "blank.png", media / "bad.mp4"], journal=journal)
+    assert again[0].reason == "error: RuntimeError: boom"
+    again = scan_batch(scanner, [media / "blank.png", media / "bad.mp4"], journal=journal,
+                       retry_errors=True)
     assert again[0].reason == "no_face"
     assert [json.loads(line)["path"] for line in journal.read_text().splitlines()] == [
         str(media / "blank.png"), str(media / "bad.mp4")]
@@ -268,7 +271,9 @@ def test_result_dict_roundtrip_and_formats(env):
     for r in env["results"]:
         d = json.loads(to_json_line(r))
         assert list(d) == ["path", "sha256", "kind", "verdict", "score", "threshold", "reason",
-                           "detector", "tracks", "timeline", "timings_s"]
+                           "detector", "tracks", "timeline", "timings_s", "frames_read",
+                           "frames_unreadable", "settings_key"]
+        assert d["settings_key"] == env["scanner"].settings_key
         assert result_from_dict(d) == r
     csv_text = to_csv(env["results"]).splitlines()
     assert csv_text[0] == ",".join(CSV_COLUMNS)

@@ -114,3 +114,6 @@ class ScanResult:
     tracks: list[TrackResult] = field(default_factory=list)
     timeline: list[TimelinePoint] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    frames_read: int | None = None  # sampled frames that decoded (videos)
+    frames_unreadable: int | None = None  # sampled frames that did not (corrupt, cut off)
+    settings_key: str | None = None  # hash of the settings that produced it (resume key)

@@ -10,6 +10,11 @@ import sys
 from fakescope import __version__
 
 SUBCOMMANDS = ("scan", "extract", "train", "eval", "detectors")
+# A failure of fakescope itself, not of an input: never 1, which `scan` uses for "fake found".
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger("fakescope")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("fakescope: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place an unexpected failure ends a run
+        log.debug("internal failure", exc_info=True)
+        hint = "" if args.verbose else " (run with -v for the traceback)"
+        print(f"fakescope {args.command}: internal error: {type(exc).__name__}: {exc}{hint}",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -28,20 +28,37 @@ output:
   --out FILE   write there instead of stdout. Resumable: every finished input is appended
                and fsynced to a JSON-lines journal (FILE itself with --json, else
                FILE.journal.jsonl); a re-run skips inputs already done with the same file
-               sha256, weights and threshold (inputs fakescope itself failed on are tried
-               again).
-               Table and CSV are written at the end.
+               sha256 and the same settings (weights, threshold, sampling, face detector,
+               min face, faces policy, aggregation; each record carries their hash as
+               settings_key). Inputs fakescope failed on (error) are not tried again unless
+               --retry-errors. Table and CSV are written at the end.
+
+inputs:
+  Every path named gets one result, whatever it is: a missing file, a dangling or looping
+  symbolic link, a file without read permission, a FIFO or device (never opened), a folder
+  named like a video -- each as "unreadable: <cause>". Folders contribute every entry with an
+  image or video suffix (hidden ones skipped). A damaged video is scored from the sampled
+  frames that decode ("partial: N of M sampled frames unreadable"); with fewer than a quarter
+  left it is "unreadable: too_few_frames". Animated GIF/WebP/PNG are scanned like videos.
+
+isolation:
+  Each input is scanned in a worker process: an input that crashes it, runs past --timeout or
+  uses more than --max-memory gets "error: <cause>" and the batch goes on with a new worker.
+  --in-process scans in this process instead (faster start, no isolation).
 
 exit status (like a virus scanner):
   0  every input scanned, nothing fake found (abstain/no_face counts as scanned)
   1  something fake found
   2  some inputs could not be scanned (unreadable, or fakescope failed on them), or
      the scan could not start (bad arguments, missing weights). 2 wins over 1: the run is
-     incomplete; its report still lists the fakes that were found."""
+     incomplete; its report still lists the fakes that were found.
+  3  internal failure of the run itself (not of one input); the message says what failed.
+  130 interrupted (Ctrl-C); the journal keeps every input finished so far."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from fakescope.evaluate.aggregate import METHODS
+    from fakescope.faces.detectors import DETECTOR_NAMES
 
     p = sub.add_parser(
         "scan",
@@ -72,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--threshold", type=float, default=None,
                    help="fake iff score >= this (default: the weights' calibrated threshold)")
-    p.add_argument("--face-detector", default="mtcnn", choices=("mtcnn", "dlib", "haar"),
+    p.add_argument("--face-detector", default="mtcnn", choices=DETECTOR_NAMES,
                    help="default: %(default)s")
     p.add_argument("--min-face", type=float, default=None, metavar="PX",
                    help="smallest face side to consider, in pixels (default: the face "
@@ -84,6 +101,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-track-frames", type=int, default=3, metavar="N",
                    help="faces seen in fewer than N sampled frames of a video are ignored when "
                         "a person is seen in at least N (default: %(default)s)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="with --out: scan again the inputs a previous run failed on (error)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="seconds one input may take before its worker is stopped; 0 = no limit "
+                        "(default: %(default)s)")
+    p.add_argument("--max-memory", type=float, default=8192.0, metavar="MB",
+                   help="memory one worker may use before it is stopped; 0 = no limit "
+                        "(default: %(default)s)")
+    p.add_argument("--in-process", action="store_true",
+                   help="scan in this process: no worker, no --timeout/--max-memory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -97,24 +124,40 @@ def _error(message: str) -> int:
     return 2
 
 
+def settings_from_args(args: argparse.Namespace):
+    from fakescope.scan import ScanSettings
+
+    return ScanSettings(
+        detector=args.detector, weights=args.weights, device=args.device, runtime=args.runtime,
+        face_detector=args.face_detector, min_face=args.min_face, sampling=args.sampling,
+        policy=args.faces, aggregation=args.aggregate, threshold=args.threshold,
+        min_track_frames=args.min_track_frames,
+    )
+
+
+def _start_scanner(args: argparse.Namespace):
+    """The scanner the batch uses: in this process, or a worker (the default)."""
+    from fakescope.scan import IsolatedScanner, Limits
+
+    settings = settings_from_args(args)
+    if args.in_process:
+        return settings.build()
+    if args.timeout < 0 or args.max_memory < 0:
+        raise ValueError("--timeout and --max-memory must be >= 0")
+    limits = Limits(timeout_s=args.timeout or None, memory_mb=args.max_memory or None)
+    return IsolatedScanner(settings, limits).start()
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from fakescope.detectors import create_detector
     from fakescope.errors import FakescopeError
-    from fakescope.faces import create_face_detector
     from fakescope.output.atomic import atomic_write_text
     from fakescope.output.formats import summary_line, to_csv, to_json_line, to_table
-    from fakescope.scan import Scanner, exit_code, is_failure, scan_batch
+    from fakescope.scan import exit_code, is_failure, scan_batch
 
     try:
-        detector = create_detector(args.detector, weights=args.weights, device=args.device,
-                                   runtime=args.runtime)
-        faces = create_face_detector(args.face_detector, device=args.device,
-                                     min_face_size=args.min_face)
-        scanner = Scanner(detector, face_detector=faces, sampling=args.sampling,
-                          policy=args.faces, aggregation=args.aggregate,
-                          threshold=args.threshold, min_track_frames=args.min_track_frames)
+        scanner = _start_scanner(args)
     except (FakescopeError, KeyError, ValueError) as exc:
         return _error(str(exc).strip("'\""))
 
@@ -128,14 +171,20 @@ def run(args: argparse.Namespace) -> int:
         if is_failure(result):
             tqdm.write(f"fakescope scan: {result.path}: {result.reason}", file=sys.stderr)
 
-    results = scan_batch(
-        scanner,
-        args.paths,
-        journal=_journal_path(out, args.json) if out else None,
-        explain_dir=args.explain,
-        progress=progress,
-        on_result=on_result,
-    )
+    try:
+        results = scan_batch(
+            scanner,
+            args.paths,
+            journal=_journal_path(out, args.json) if out else None,
+            explain_dir=args.explain,
+            progress=progress,
+            on_result=on_result,
+            retry_errors=args.retry_errors,
+        )
+    finally:
+        close = getattr(scanner, "close", None)
+        if close is not None:
+            close()
     if not results:
         return _error(f"no image or video files found in {' '.join(args.paths)}")
     if args.csv or not args.json:

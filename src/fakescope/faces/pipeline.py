@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -120,6 +121,40 @@ class FacePipeline:
     def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
         """Face tracks of the frames; [] when no face is found and fallback is "none"."""
         dets = self.detect([f.image for f in frames])
+        times = [(f.index, f.time_s) for f in frames]
+        centre = (lambda pos: center_crop(frames[pos].image, self.crop_size))
+        return self._tracks(dets, times, lambda pos, det: self.crop(frames[pos].image, det), centre)
+
+    def process_stream(self, frames: Iterable[Frame]) -> list[FaceTrack]:
+        """`process` for more frames than memory holds (every frame of a long video): frames
+        are read `batch_size` at a time, each face is cropped at once and the frame let go, so
+        memory grows with the crops, not the frames. The first batch plays the probe frames'
+        part: later batches are searched for faces at least `probe_min_ratio` x its smallest."""
+        times: list[tuple[int, float]] = []
+        dets: list[list[FaceDetection]] = []
+        crops: dict[tuple[int, int], np.ndarray] = {}
+        centres: list[np.ndarray] = []
+        min_face: float | None = None
+        for chunk in _batches(frames, self.batch_size):
+            found = self._detect([f.image for f in chunk], min_face)
+            sizes = [d.size for ds in found for d in ds]
+            if min_face is None and self.probe_frames and sizes:
+                min_face = max(self.detector.min_face_size, self.probe_min_ratio * min(sizes))
+            for frame, ds in zip(chunk, found, strict=True):
+                pos = len(times)
+                times.append((frame.index, frame.time_s))
+                dets.append(ds)
+                for k, d in enumerate(ds if self.policy == "all" else ds[:1]):
+                    crops[(pos, k)] = self.crop(frame.image, d)
+                if self.fallback == "center" and not crops:
+                    centres.append(center_crop(frame.image, self.crop_size))
+        return self._tracks(dets, times, lambda pos, det: crops[(pos, _index_of(dets[pos], det))],
+                            lambda pos: centres[pos])
+
+    def _tracks(self, dets: list[list[FaceDetection]], times: Sequence[tuple[int, float]],
+                crop_of: Callable[[int, FaceDetection], np.ndarray],
+                centre_of: Callable[[int], np.ndarray]) -> list[FaceTrack]:
+        """Link the detections of each frame position into tracks of crops."""
         if self.policy == "largest":
             # detect_batch lists faces largest first
             items = [(i, d[0]) for i, d in enumerate(dets) if d]
@@ -138,26 +173,36 @@ class FacePipeline:
         for track_id, items in enumerate(linked):
             crops = [
                 FaceCrop(
-                    image=self.crop(frames[pos].image, det),
-                    frame_index=frames[pos].index,
-                    time_s=frames[pos].time_s,
+                    image=crop_of(pos, det),
+                    frame_index=times[pos][0],
+                    time_s=times[pos][1],
                     track_id=track_id,
                     detection=det,
                 )
                 for pos, det in items
             ]
             tracks.append(FaceTrack(track_id=track_id, crops=crops))
-        if not tracks and self.fallback == "center" and frames and not any(dets):
+        if not tracks and self.fallback == "center" and times and not any(dets):
             crops = [
                 FaceCrop(
-                    image=center_crop(f.image, self.crop_size),
-                    frame_index=f.index,
-                    time_s=f.time_s,
+                    image=centre_of(pos),
+                    frame_index=index,
+                    time_s=time_s,
                     track_id=FALLBACK_TRACK_ID,
                     detection=None,
                     fallback=True,
                 )
-                for f in frames
+                for pos, (index, time_s) in enumerate(times)
             ]
             tracks.append(FaceTrack(track_id=FALLBACK_TRACK_ID, crops=crops))
         return tracks
+
+
+def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    it = iter(frames)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def _index_of(dets: list[FaceDetection], det: FaceDetection) -> int:
+    return next(k for k, d in enumerate(dets) if d is det)

@@ -4,7 +4,13 @@ Everything returns RGB uint8 arrays with rotation (display matrix / EXIF) applie
 failure is a MediaError naming the file and the cause.
 """
 
-from fakescope.media.decode import DecodeStats, frame_to_rgb, iter_frames, read_frames
+from fakescope.media.decode import (
+    DecodeStats,
+    frame_to_rgb,
+    iter_frames,
+    no_frames_error,
+    read_frames,
+)
 from fakescope.media.files import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -41,6 +47,7 @@ __all__ = [
     "is_media",
     "is_video",
     "iter_frames",
+    "no_frames_error",
     "iter_media_files",
     "parse_sampling",
     "probe",

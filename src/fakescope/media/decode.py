@@ -10,6 +10,11 @@ How little is decoded, for uniform / every-k sampling:
 - only the kept frames are converted to RGB arrays.
 Timestamps, not frame counts, locate frames, so variable frame rate and seeking both work; a
 frame's `index` is ``round(time_s * fps)``.
+
+Damage is local: a packet the decoder rejects is skipped (counted in `DecodeStats`) and reading
+goes on, and data that ends early ends the read with the frames decoded so far. A file is
+unreadable only when no frame decodes at all (then the first decoder error names the cause), so
+corrupting one packet cannot turn a scored fake into an abstain.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from fakescope.types import Frame, MediaInfo
 # A target is served by a frame within this many frame periods; CFR frames sit exactly one
 # period apart, so exactly one packet per target is decoded in full.
 _TARGET_TOLERANCE = 0.75
+# A stream whose first this-many packets are all rejected is taken as undecodable.
+_MAX_ERRORS_BEFORE_A_FRAME = 64
 # A target past the last decoded frame (the container over-stated the length) is still served
 # by that frame if it is this close; otherwise it is dropped.
 _END_SLACK = 3.0
@@ -72,6 +79,18 @@ class DecodeStats:
     frames_kept: int = 0  # frames converted to RGB and returned
     seeks: int = 0
     kind: str | None = None  # "video" or "image", once known
+    targets: int | None = None  # distinct frames the sampling asked for (targeted sampling)
+    corrupt_packets: int = 0  # packets the decoder rejected and that were skipped
+    cut_off: str | None = None  # why the data ended early, when it did
+    first_error: MediaError | None = None  # the first decoder error, for a file that never decodes
+
+    @property
+    def frames_missing(self) -> int:
+        """Sampled frames that could not be decoded: targets without a frame, or (sequential
+        reads) at least one per skipped packet."""
+        if self.targets is not None:
+            return max(0, self.targets - self.frames_kept)
+        return self.corrupt_packets
 
 
 def read_frames(
@@ -89,11 +108,20 @@ def read_frames(
     stats = stats if stats is not None else DecodeStats()
     frames = list(iter_frames(path, sampling, info, stats))
     if not frames:
-        raise MediaError(str(path), "no_frames", f"no decodable frame for sampling {sampling}")
+        raise no_frames_error(path, sampling, stats)
     padded = isinstance(sampling, UniformSampling) and sampling.circular_pad and stats.kind == "video"
     if padded and len(frames) < sampling.n:
         frames = [frames[i % len(frames)] for i in range(sampling.n)]
     return frames
+
+
+def no_frames_error(path, sampling: Sampling, stats: DecodeStats) -> MediaError:
+    """Why a read gave nothing: the decoder's own first complaint when there was one."""
+    if stats.first_error is not None:
+        return stats.first_error
+    if stats.cut_off is not None:
+        return MediaError(str(path), "truncated", stats.cut_off)
+    return MediaError(str(path), "no_frames", f"no decodable frame for sampling {sampling}")
 
 
 def iter_frames(
@@ -130,7 +158,13 @@ def iter_frames(
         else:
             indices = sampling.indices(facts.frame_count or known or 0)
             # distinct targets; read_frames re-applies the circular padding of a short video
-            yield from reader.targets(sorted({i / facts.fps for i in indices}))
+            targets = sorted({i / facts.fps for i in indices})
+            stats.targets = len(targets)
+            yield from reader.targets(targets)
+
+
+class _EndOfData(Exception):
+    """The data is cut off: stop reading and keep what was decoded."""
 
 
 class _VideoReader:
@@ -156,15 +190,28 @@ class _VideoReader:
         return Frame(index=max(0, round(t * self.facts.fps)), time_s=t, image=frame_to_rgb(frame))
 
     def decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
+        """Frames out of one packet; [] for a packet the decoder rejects (skipped and counted).
+        Raises `_EndOfData` where the data is cut off, and the first error when nothing has
+        decoded after `_MAX_ERRORS_BEFORE_A_FRAME` rejected packets (a stream that never will)."""
         try:
             frames = self.ctx.decode(packet)
         except av.error.FFmpegError as exc:
             if packet is not None and packet.size and (packet.is_corrupt or _runs_past_eof(packet, self.path)):
-                raise self._cut_off(packet) from exc
-            raise error_from_av(self.path, exc, "decode") from exc
+                self.stats.cut_off = f"video data is cut off near byte {packet.pos}"
+                raise _EndOfData from exc
+            if packet is None:  # draining: what is left in the decoder is lost, nothing more
+                return []
+            err = error_from_av(self.path, exc, "decode")
+            self.stats.first_error = self.stats.first_error or err
+            self.stats.corrupt_packets += 1
+            if self.stats.frames_decoded == 0 and self.stats.corrupt_packets >= _MAX_ERRORS_BEFORE_A_FRAME:
+                raise err from exc
+            return []
         self.stats.packets += packet is not None and packet.size > 0
         self.stats.frames_decoded += len(frames)
-        return frames
+        whole = [f for f in frames if not f.is_corrupt]  # concealed damage is no evidence
+        self.stats.corrupt_packets += len(whole) < len(frames)
+        return whole
 
     def demux(self) -> Iterator[av.Packet]:
         packets = self.container.demux(self.stream)
@@ -174,27 +221,32 @@ class _VideoReader:
             except StopIteration:
                 return
             except av.error.FFmpegError as exc:
-                raise error_from_av(self.path, exc, "decode") from exc
+                # The demuxer cannot go past broken container data: the read ends here.
+                err = error_from_av(self.path, exc, "decode")
+                self.stats.first_error = self.stats.first_error or err
+                self.stats.cut_off = f"container data breaks off: {exc}"
+                return
             if packet.size and packet.is_corrupt and _runs_past_eof(packet, self.path):
                 # frame-threaded decoders do not always report the broken last packet
-                raise self._cut_off(packet)
+                self.stats.cut_off = f"video data is cut off near byte {packet.pos}"
+                return
             yield packet
-
-    def _cut_off(self, packet: av.Packet) -> MediaError:
-        return MediaError(str(self.path), "truncated", f"video data is cut off near byte {packet.pos}")
 
     # -- strategies ---------------------------------------------------------------------
     def sequential(self, keyframes_only: bool) -> Iterator[Frame]:
         # Keyframes: non-key packets are not even sent, and frames are checked too, because not
         # every decoder honours skip_frame=NONKEY (VP9 does not).
         self.ctx.skip_frame = "NONKEY" if keyframes_only else "DEFAULT"
-        for packet in self.demux():
-            if keyframes_only and packet.size and not packet.is_keyframe:
-                continue
-            for frame in self.decode(packet):
-                t = self.time_of(frame)
-                if not keyframes_only or frame.key_frame:
-                    yield self.keep(frame, t)
+        try:
+            for packet in self.demux():
+                if keyframes_only and packet.size and not packet.is_keyframe:
+                    continue
+                for frame in self.decode(packet):
+                    t = self.time_of(frame)
+                    if not keyframes_only or frame.key_frame:
+                        yield self.keep(frame, t)
+        except _EndOfData:
+            return  # cut off: what was yielded stands
 
     def targets(self, targets: list[float]) -> Iterator[Frame]:
         """Yield, for each target time, the decoded frame nearest to it (each frame once)."""
@@ -239,36 +291,39 @@ class _VideoReader:
         read_pos = key_times[0] if key_times else -math.inf  # decode-order time of the last packet
         last_seek = -math.inf
         can_seek = bool(key_times)
-        while state["j0"] < m:
-            target = targets[state["j0"]]
-            k = bisect.bisect_right(key_times, target - delay + 0.5 * period) - 1
-            if can_seek and k >= 0 and key_times[k] > read_pos + period and key_times[k] > last_seek:
-                # A keyframe lies between here and the next target: jump to it.
-                yield from take(self.decode(None))  # drain the frames still in the decoder
-                if state["j0"] >= m:
+        try:
+            while state["j0"] < m:
+                target = targets[state["j0"]]
+                k = bisect.bisect_right(key_times, target - delay + 0.5 * period) - 1
+                if can_seek and k >= 0 and key_times[k] > read_pos + period and key_times[k] > last_seek:
+                    # A keyframe lies between here and the next target: jump to it.
+                    yield from take(self.decode(None))  # drain the frames still in the decoder
+                    if state["j0"] >= m:
+                        break
+                    last_seek = key_times[k]
+                    self.seek(target + 0.5 * period)
+                    packets = self.demux()
+                    first = next(packets, None)
+                    if first is None:
+                        break
+                    stamp = first.dts if first.dts is not None else first.pts
+                    if stamp is not None and facts.seconds(stamp) < read_pos:
+                        can_seek = False  # the demuxer went back further than its index said
+                    packets = itertools.chain([first], packets)
+                    read_pos = key_times[k] - period
+                    continue
+                packet = next(packets, None)
+                if packet is None:
                     break
-                last_seek = key_times[k]
-                self.seek(target + 0.5 * period)
-                packets = self.demux()
-                first = next(packets, None)
-                if first is None:
-                    break
-                stamp = first.dts if first.dts is not None else first.pts
-                if stamp is not None and facts.seconds(stamp) < read_pos:
-                    can_seek = False  # the demuxer went back further than its index said
-                packets = itertools.chain([first], packets)
-                read_pos = key_times[k] - period
-                continue
-            packet = next(packets, None)
-            if packet is None:
-                break
-            if packet.size:
-                stamp = packet.dts if packet.dts is not None else packet.pts
-                if stamp is not None:
-                    read_pos = facts.seconds(stamp)
-                # Frames near no target are dropped by the decoder when nothing refers to them.
-                self.ctx.skip_frame = "DEFAULT" if _is_wanted(packet, facts, targets, tol) else "NONREF"
-            yield from take(self.decode(packet))
+                if packet.size:
+                    stamp = packet.dts if packet.dts is not None else packet.pts
+                    if stamp is not None:
+                        read_pos = facts.seconds(stamp)
+                    # Frames near no target are dropped by the decoder when nothing refers to them.
+                    self.ctx.skip_frame = "DEFAULT" if _is_wanted(packet, facts, targets, tol) else "NONREF"
+                yield from take(self.decode(packet))
+        except _EndOfData:
+            pass  # cut off: the frames decoded so far are served below
         # End of data: targets past the last frame take it only when it is close.
         for j in range(state["j0"], m):
             near_end = self.previous is not None and targets[j] <= self.previous + _END_SLACK * period

@@ -22,6 +22,7 @@ CSV_COLUMNS = (
     "kind",
     "faces",  # number of face tracks scored
     "frames",  # number of sampled frames with a scored face
+    "frames_unreadable",  # sampled frames that did not decode (the rest were scored)
     "sha256",
     "detector",
     "detector_version",
@@ -44,6 +45,9 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
         "tracks": [asdict(t) for t in result.tracks],
         "timeline": [asdict(p) for p in result.timeline],
         "timings_s": dict(result.timings_s),
+        "frames_read": result.frames_read,
+        "frames_unreadable": result.frames_unreadable,
+        "settings_key": result.settings_key,
     }
 
 
@@ -62,6 +66,9 @@ def result_from_dict(data: dict[str, Any]) -> ScanResult:
         tracks=[TrackResult(**t) for t in data.get("tracks", [])],
         timeline=[TimelinePoint(**p) for p in data.get("timeline", [])],
         timings_s=dict(data.get("timings_s", {})),
+        frames_read=data.get("frames_read"),
+        frames_unreadable=data.get("frames_unreadable"),
+        settings_key=data.get("settings_key"),
     )
 
 
@@ -85,6 +92,7 @@ def to_csv_row(result: ScanResult) -> dict[str, Any]:
         "kind": result.kind or "",
         "faces": len(result.tracks),
         "frames": len(result.timeline),
+        "frames_unreadable": "" if result.frames_unreadable is None else result.frames_unreadable,
         "sha256": result.sha256 or "",
         "detector": det.name if det else "",
         "detector_version": det.version if det else "",
@@ -104,6 +112,17 @@ def to_csv(results: Iterable[ScanResult]) -> str:
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return _num(x, digits) or "-"
+
+
+def note(result: ScanResult) -> str:
+    """The reason of a verdict-less result, or a warning that a scored one is partial."""
+    if result.reason:
+        return result.reason
+    bad = result.frames_unreadable or 0
+    if bad:
+        total = bad + (result.frames_read or 0)
+        return f"partial: {bad} of {total} sampled frames unreadable"
+    return ""
 
 
 def summary_line(results: Iterable[ScanResult]) -> str:
@@ -132,7 +151,7 @@ def to_table(results: Iterable[ScanResult]) -> str:
             str(len(r.tracks)),
             _fmt(r.timings_s.get("total"), 2),
             r.path,
-            r.reason or "",
+            note(r),
         )
         for r in results
     ]

@@ -1,5 +1,4 @@
-"""The scan pipeline: one input → media → faces → detector → aggregate → `ScanResult`, and a
-resumable batch over many inputs.
+"""The scan pipeline for one input: media → faces → detector → aggregate → `ScanResult`.
 
 Decisions (documented for users in `fakescope scan --help`):
 
@@ -12,20 +11,21 @@ Decisions (documented for users in `fakescope scan --help`):
 - No evidence → ``abstain`` with a reason and no score, never a made-up one:
   ``no_face`` (readable, but no face in any sampled frame) or
   ``unreadable: <reason> (<detail>)`` (a `MediaError`; reason is its code: missing, empty,
-  not_media, truncated, unsupported_codec, no_frames, ...).
+  not_media, link_loop, truncated, unsupported_codec, no_frames, too_few_frames, ...).
+- Damaged videos are scored from the sampled frames that decode; the result counts the ones
+  that did not (`frames_unreadable`). Fewer than `MIN_READABLE_SHARE` of the sampled frames
+  left → ``unreadable: too_few_frames``.
 - An unexpected failure inside fakescope on one input → verdict ``error`` with
-  ``error: <type>: <message>``; the batch goes on and the input is retried on a re-run.
+  ``error: <type>: <message>`` (`fakescope.scan.batch` records it and goes on).
 - Timeline: for each sampled frame with a scored face, the max probability over its faces.
-- Exit codes (virus-scanner style): 0 nothing fake found; 1 something fake found; 2 some
-  inputs could not be scanned (unreadable or error). 2 wins over 1: a run with failures is
-  incomplete, and its report still lists whatever fakes were found.
+- `settings()` holds everything that changes a result; its hash keys the reuse of results.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -34,17 +34,16 @@ from pathlib import Path
 import numpy as np
 
 from fakescope.detectors.base import Detector
-from fakescope.errors import FakescopeError, MediaError
+from fakescope.errors import MediaError
 from fakescope.evaluate.aggregate import aggregate_scores
-from fakescope.output.atomic import RecordLog, atomic_write_text
-from fakescope.output.formats import result_from_dict, result_to_dict, to_json_line
+from fakescope.scan.outcome import REASON_NO_FACE, UNREADABLE, error_result, try_hash
+from fakescope.scan.settings import SCAN_LOGIC_VERSION, settings_key
 from fakescope.types import FaceCrop, FaceTrack, ScanResult, TimelinePoint, TrackResult
 
 log = logging.getLogger(__name__)
 
-EXIT_CLEAN, EXIT_FAKE, EXIT_INCOMPLETE = 0, 1, 2
-REASON_NO_FACE = "no_face"
-UNREADABLE = "unreadable"
+# A damaged video is scored when at least this share of its sampled frames decoded.
+MIN_READABLE_SHARE = 0.25
 
 
 @contextmanager
@@ -56,23 +55,6 @@ def _timed(timings: dict[str, float], stage: str):
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
 
-def is_failure(result: ScanResult) -> bool:
-    """The input could not be scanned (counts toward exit code 2)."""
-    return result.verdict == "error" or (
-        result.verdict == "abstain" and (result.reason or "").startswith(UNREADABLE)
-    )
-
-
-def exit_code(results: Iterable[ScanResult]) -> int:
-    """0 nothing fake found, 1 something fake found, 2 some inputs could not be scanned."""
-    results = list(results)
-    if any(is_failure(r) for r in results):
-        return EXIT_INCOMPLETE
-    if any(r.verdict == "fake" for r in results):
-        return EXIT_FAKE
-    return EXIT_CLEAN
-
-
 @dataclasses.dataclass
 class FoundFaces:
     """What the front half found in one readable file with at least one person."""
@@ -82,6 +64,8 @@ class FoundFaces:
     tracks: list[FaceTrack]
     timings: dict[str, float]
     t_start: float
+    frames_read: int | None = None
+    frames_unreadable: int | None = None
 
 
 class Scanner:
@@ -141,6 +125,31 @@ class Scanner:
             policy=policy,
             fallback="none",  # a frame without a face is no evidence, never a center crop
         )
+        self.settings_key = settings_key(self.settings())
+
+    @property
+    def streaming(self) -> bool:
+        """Every frame / every k-th: too many frames to hold, so they are processed as read."""
+        from fakescope.media import AllFrames, EveryKSampling
+
+        return isinstance(self.sampling, (AllFrames, EveryKSampling))
+
+    def settings(self) -> dict:
+        """Everything that changes a result, resolved (weights by hash, the threshold in use)."""
+        info, req = self.detector.info, self.detector.requirements
+        return {
+            "logic": SCAN_LOGIC_VERSION,
+            "detector": {"name": info.name, "version": info.version,
+                         "weights_sha256": info.weights_sha256},
+            "threshold": self.threshold,
+            "crop": {"preset": req.crop_preset, "size": req.input_size},
+            "sampling": str(self.sampling),
+            "face_detector": self.faces.detector.config(),
+            "policy": self.faces.policy,
+            "aggregation": self.aggregation,
+            "min_track_frames": self.min_track_frames,
+            "min_readable_share": MIN_READABLE_SHARE,
+        }
 
     # ------------------------------------------------------------------ one input
     def scan_file(self, path: str | Path, explain_dir: str | Path | None = None) -> ScanResult:
@@ -154,40 +163,61 @@ class Scanner:
     def find_faces(self, path: str | Path) -> FoundFaces | ScanResult:
         """The front half (media → faces → tracks of real detections): the people to score,
         or the ``abstain`` result when there is no evidence."""
-        from fakescope.media import probe, read_frames
+        from fakescope.media import DecodeStats, iter_frames, no_frames_error, probe
 
         path = str(path)
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         info = None
+        stats = DecodeStats()
         try:
             with _timed(timings, "probe"):  # includes the sha256 of the whole file
                 info = probe(path)
-            with _timed(timings, "decode"):
-                frames = read_frames(path, self.sampling, info=info)
-            if not frames:
-                raise MediaError(path, "no_frames", "no frame could be decoded")
+            frames = iter_frames(path, self.sampling, info=info, stats=stats)
+            if self.streaming:
+                # every frame or every k-th: faces are found chunk by chunk, frames let go
+                with _timed(timings, "decode+faces"):
+                    tracks = self.faces.process_stream(frames)
+                n_read = stats.frames_kept
+            else:
+                with _timed(timings, "decode"):
+                    frames = list(frames)
+                n_read = len(frames)
+            if n_read == 0:
+                raise no_frames_error(path, self.sampling, stats)
+            missing = stats.frames_missing if stats.kind == "video" else 0
+            if missing and n_read < max(1, math.ceil(MIN_READABLE_SHARE * (n_read + missing))):
+                cause = f"; {stats.cut_off}" if stats.cut_off else ""
+                raise MediaError(path, "too_few_frames",
+                                 f"{n_read} of {n_read + missing} sampled frames decoded{cause}")
         except MediaError as err:
             timings["total"] = time.perf_counter() - t_start
             reason = f"{UNREADABLE}: {err.reason}" + (f" ({err.detail})" if err.detail else "")
             return self._result(path, info, "abstain", None, reason, timings=timings,
-                                sha256=None if info is not None else _try_hash(path))
+                                sha256=None if info is not None else try_hash(path))
+        if stats.cut_off or missing:
+            log.warning("%s: %d sampled frames unreadable%s", path, missing,
+                        f" ({stats.cut_off})" if stats.cut_off else "")
+        counts = {"frames_read": n_read, "frames_unreadable": missing} if stats.kind == "video" else {}
 
-        with _timed(timings, "faces"):
-            tracks = self._real_tracks(self.faces.process(frames))
+        if not self.streaming:
+            with _timed(timings, "faces"):
+                tracks = self.faces.process(frames)
+            del frames
+        tracks = self._real_tracks(tracks)
         # A person is a track seen in several sampled frames: beside one, a track seen in one or
         # two frames is more often a false detection (a poster, a pattern) than a person. When
         # no track is that long (a face the tracker lost and found again, a very short clip),
         # the short ones are all the evidence there is, and they are scored rather than dropped.
-        need = min(self.min_track_frames, len(frames))
+        need = min(self.min_track_frames, n_read)
         long_enough = [t for t in tracks if len(t.crops) >= need]
         if long_enough:
             tracks = long_enough
-        del frames
         if not tracks:
             timings["total"] = time.perf_counter() - t_start
-            return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings)
-        return FoundFaces(path, info, tracks, timings, t_start)
+            return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings,
+                                **counts)
+        return FoundFaces(path, info, tracks, timings, t_start, **counts)
 
     def score_faces(self, front: FoundFaces, explain_dir: str | Path | None = None,
                     crops_for: Callable[[np.ndarray], np.ndarray] | None = None) -> ScanResult:
@@ -224,7 +254,9 @@ class Scanner:
                                   crops, probs, batch, timeline, self.threshold)
         timings["total"] = time.perf_counter() - front.t_start
         return self._result(path, info, verdict, score, None, timings=timings,
-                            tracks=track_results, timeline=timeline)
+                            tracks=track_results, timeline=timeline,
+                            frames_read=front.frames_read,
+                            frames_unreadable=front.frames_unreadable)
 
     @staticmethod
     def _real_tracks(tracks: list[FaceTrack]) -> list[FaceTrack]:
@@ -237,7 +269,7 @@ class Scanner:
         return out
 
     def _result(self, path, info, verdict, score, reason, timings, sha256=None, tracks=(),
-                timeline=()) -> ScanResult:
+                timeline=(), frames_read=None, frames_unreadable=None) -> ScanResult:
         return ScanResult(
             path=path,
             sha256=info.sha256 if info is not None else sha256,
@@ -250,24 +282,14 @@ class Scanner:
             tracks=list(tracks),
             timeline=list(timeline),
             timings_s={k: round(v, 6) for k, v in timings.items()},
+            frames_read=frames_read,
+            frames_unreadable=frames_unreadable,
+            settings_key=self.settings_key,
         )
 
-    def error_result(self, path: str | Path, exc: BaseException) -> ScanResult:
+    def error_result(self, path: str | Path, exc: BaseException | str) -> ScanResult:
         """The record for an input on which fakescope itself failed."""
-        return self._result(str(path), None, "error", None,
-                            f"error: {type(exc).__name__}: {exc}", timings={},
-                            sha256=_try_hash(path))
-
-
-def _try_hash(path: str | Path) -> str | None:
-    """sha256 of an input that could not be decoded, when its bytes can still be read (lets a
-    re-run skip it while the file is unchanged); None when even that fails."""
-    from fakescope.media import sha256_file
-
-    try:
-        return sha256_file(path)
-    except (FakescopeError, OSError):
-        return None
+        return error_result(path, exc, self.detector.info, self.threshold, self.settings_key)
 
 
 def build_timeline(crops: list[FaceCrop], probs: np.ndarray) -> list[TimelinePoint]:
@@ -305,90 +327,3 @@ def write_explanation(out_dir: Path, path: str, sha256: str, detector: Detector,
         written.append(timeline_plot([p.time_s for p in timeline], [p.score for p in timeline],
                                      threshold, folder / "timeline.png", title=Path(path).name))
     return written
-
-
-# ------------------------------------------------------------------ many inputs
-def _reusable(record: dict, scanner: Scanner) -> bool:
-    """A journal record may stand for a new scan of its path if it was a completed scan
-    (not a fakescope failure) of known bytes with the same detector weights and threshold."""
-    det = record.get("detector") or {}
-    info = scanner.detector.info
-    return (
-        record.get("verdict") != "error"
-        and bool(record.get("sha256"))
-        and det.get("name") == info.name
-        and det.get("weights_sha256") == info.weights_sha256
-        and record.get("threshold") == scanner.threshold
-    )
-
-
-def scan_batch(
-    scanner: Scanner,
-    paths: Iterable[str | Path],
-    journal: str | Path | None = None,
-    explain_dir: str | Path | None = None,
-    progress: bool = False,
-    on_result: Callable[[ScanResult], None] | None = None,
-) -> list[ScanResult]:
-    """Scan every input that `media.iter_media_files` finds in `paths` (files, folders,
-    globs); one bad input never stops the rest.
-
-    journal: a JSON-lines file (`RecordLog`): each finished input is appended and fsynced as
-    soon as it is done, so a killed run loses nothing already written; a re-run skips inputs
-    whose path, file sha256, detector weights and threshold match the latest journal record
-    (inputs fakescope itself failed on are scanned again).
-    At the end the journal is rewritten atomically with one line per input (latest wins).
-    on_result: called with each result, in input order, as it becomes available.
-    Returns the results in input order (resumed ones included).
-    """
-    from tqdm import tqdm
-
-    from fakescope.media import iter_media_files, sha256_file
-
-    files = iter_media_files([str(p) for p in paths])
-    record_log = RecordLog(journal) if journal is not None else None
-    done: dict[str, dict] = {}
-    if record_log is not None:
-        for rec in record_log.records():  # the latest record of a path decides
-            done[rec["path"]] = rec
-    results = []
-    for path in tqdm(files, desc="scan", unit="file", disable=not progress, leave=False):
-        key = str(path)
-        result = None
-        prev = done.get(key)
-        if prev is not None and _reusable(prev, scanner):
-            try:
-                if sha256_file(path) == prev["sha256"]:
-                    result = result_from_dict(prev)
-            except FakescopeError:
-                pass  # now unreadable: scan it and report that
-        if result is None:
-            try:
-                result = scanner.scan_file(path, explain_dir=explain_dir)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # noqa: BLE001 - recorded per input; the batch goes on
-                log.warning("%s: fakescope failed on this input", key, exc_info=True)
-                result = scanner.error_result(key, exc)
-            if record_log is not None:
-                record_log.append(result_to_dict(result))
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    if record_log is not None:
-        compact_journal(Path(journal), results)
-    return results
-
-
-def compact_journal(journal: Path, results: list[ScanResult]) -> None:
-    """Rewrite the journal with one line per path: records of paths outside this run first
-    (as they were), then this run's results in input order."""
-    mine = {r.path for r in results}
-    latest: dict[str, dict] = {}
-    for rec in RecordLog(journal).records():
-        if rec.get("path") not in mine:
-            latest[rec["path"]] = rec  # later lines replace earlier ones
-    lines = [json.dumps(rec, ensure_ascii=False) for rec in latest.values()]
-    lines += [to_json_line(r) for r in results]
-    atomic_write_text(journal, "".join(line + "\n" for line in lines))
-

@@ -1,0 +1,53 @@
+"""The settings of a scan, as plain data: they build a `Scanner` in this process or in a worker
+process, and (resolved by the Scanner) they key the reuse of earlier results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Bump when a change to the scan logic changes results for the same settings (a re-run must
+# not reuse answers the new logic would give differently).
+SCAN_LOGIC_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What `fakescope scan` was asked for; `build()` resolves defaults (packaged weights, the
+    detector's threshold) into a Scanner."""
+
+    detector: str | None = None
+    weights: str | None = None
+    device: str | None = None
+    runtime: str = "auto"
+    face_detector: str = "mtcnn"
+    min_face: float | None = None
+    sampling: str = "uniform:32"
+    policy: str = "all"
+    aggregation: str = "mean"
+    threshold: float | None = None
+    min_track_frames: int = 3
+
+    def build(self):
+        from fakescope.detectors import create_detector
+        from fakescope.faces import create_face_detector
+        from fakescope.scan.scanner import Scanner
+
+        detector = create_detector(self.detector, weights=self.weights, device=self.device,
+                                   runtime=self.runtime)
+        faces = create_face_detector(self.face_detector, device=self.device,
+                                     min_face_size=self.min_face)
+        return Scanner(detector, face_detector=faces, sampling=self.sampling,
+                       policy=self.policy, aggregation=self.aggregation,
+                       threshold=self.threshold, min_track_frames=self.min_track_frames)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def settings_key(resolved: dict[str, Any]) -> str:
+    """A short stable hash of everything that changes a result (see `Scanner.settings`)."""
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
