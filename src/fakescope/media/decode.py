@@ -39,7 +39,7 @@ from fakescope.media.container import (
     stream_facts,
 )
 from fakescope.media.files import check_file, is_image
-from fakescope.media.images import read_image
+from fakescope.media.images import animation_facts, iter_image_frames, read_image
 from fakescope.media.sampling import (
     AllFrames,
     EveryKSampling,
@@ -135,6 +135,12 @@ def iter_frames(
     sampling = parse_sampling(sampling)
     p = check_file(path)
     stats = stats if stats is not None else DecodeStats()
+    animated = info.codec is not None and info.codec.startswith("animated") if info is not None else None
+    if info is None and is_image(p):
+        animated = animation_facts(p) is not None
+    if animated:
+        yield from _animated_frames(p, sampling, stats)
+        return
     if (info.kind == "image") if info is not None else is_image(p):
         stats.kind, stats.frames_kept = "image", stats.frames_kept + 1
         yield Frame(0, 0.0, read_image(p))
@@ -161,6 +167,24 @@ def iter_frames(
             targets = sorted({i / facts.fps for i in indices})
             stats.targets = len(targets)
             yield from reader.targets(targets)
+
+
+def _animated_frames(p: Path, sampling: Sampling, stats: DecodeStats) -> Iterator[Frame]:
+    """An animated GIF / WebP / PNG, sampled like a short video (keyframes: every frame)."""
+    facts = animation_facts(p)
+    if facts is None:  # not animated after all
+        stats.kind, stats.frames_kept = "image", stats.frames_kept + 1
+        yield Frame(0, 0.0, read_image(p))
+        return
+    stats.kind = "video"
+    indices = None
+    if isinstance(sampling, (UniformSampling, EveryKSampling)):
+        indices = sorted(set(sampling.indices(facts.n_frames)))
+        stats.targets = len(indices)
+    for i, t, image in iter_image_frames(p, indices, facts):
+        stats.frames_decoded += 1
+        stats.frames_kept += 1
+        yield Frame(index=i, time_s=t, image=image)
 
 
 class _EndOfData(Exception):

@@ -8,7 +8,9 @@ from fakescope.errors import MediaError
 from fakescope.media.container import error_from_av, is_image_container, open_video, stream_facts
 from fakescope.media.files import check_file, is_image
 from fakescope.media.hashing import sha256_file
-from fakescope.media.images import image_header
+from fakescope.media.images import animation_facts, image_header
+
+_ANIMATED_FORMATS = {"gif", "webp", "png"}
 from fakescope.types import MediaInfo
 
 
@@ -56,6 +58,14 @@ def probe(path: str | os.PathLike) -> MediaInfo:
 
 def _probe_image(p) -> MediaInfo:
     header = image_header(p)
+    anim = animation_facts(p) if header.format in _ANIMATED_FORMATS else None
+    if anim is not None:  # scanned like a short video
+        return MediaInfo(
+            path=str(p), kind="video", sha256=sha256_file(p), width=header.width,
+            height=header.height, rotation=header.rotation, fps=anim.fps,
+            duration_s=float(sum(anim.durations_s)), frame_count=anim.n_frames,
+            codec=f"animated {header.format}",
+        )
     return MediaInfo(
         path=str(p),
         kind="image",

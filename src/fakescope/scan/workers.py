@@ -80,7 +80,10 @@ def _worker_main(conn, settings: ScanSettings, memory_mb: float | None) -> None:
         except Exception as exc:  # noqa: BLE001 - recorded per input; the batch goes on
             log.warning("%s: fakescope failed on this input", path, exc_info=True)
             result = scanner.error_result(path, exc)
-        conn.send(("result", result_to_dict(result)))
+        try:
+            conn.send(("result", result_to_dict(result)))
+        except (BrokenPipeError, OSError):
+            return  # the parent is gone (killed): nobody to answer
 
 
 def _cap_address_space(memory_mb: float | None, device: str | None) -> None:
