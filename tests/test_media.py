@@ -15,6 +15,7 @@ from fakescope.media import (
     DecodeStats,
     EveryKSampling,
     KeyframeSampling,
+    DecodeStats,
     UniformSampling,
     is_image,
     is_video,
@@ -307,3 +308,29 @@ def test_all_shared_videos_probe_and_decode(shared_data):
         assert info.kind == "video" and info.frame_count and info.fps and info.duration_s
         frames = read_frames(path, KeyframeSampling(), info=info)
         assert frames and all(f.image.shape == (info.height, info.width, 3) for f in frames)
+
+
+def _damage(path, start: float, stop: float, seed: int = 2):
+    """Overwrite the bytes between fractions `start` and `stop` of the file with noise."""
+    data = bytearray(path.read_bytes())
+    a, b = int(len(data) * start), int(len(data) * stop)
+    data[a:b] = np.random.default_rng(seed).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_damaged_packets_are_skipped_not_fatal(tmp_path):
+    clean = make_video(tmp_path / "clean.mp4", n_frames=60, size=SIZE, gop=10)
+    every = read_frames(clean, "all")
+    bad = _damage(make_video(tmp_path / "bad.mp4", n_frames=60, size=SIZE, gop=10), 0.3, 0.5)
+    stats = DecodeStats()
+    frames = read_frames(bad, "all", stats=stats)
+    assert 0 < len(frames) < len(every) and stats.corrupt_packets > 0
+    assert stats.frames_missing == stats.corrupt_packets
+    by_index = {f.index: f.image for f in every}
+    first = frames[0]  # before the damage: the very same pixels as the clean file
+    assert np.array_equal(first.image, by_index[first.index])
+    stats = DecodeStats()
+    picked = read_frames(bad, UniformSampling(60, circular_pad=False), stats=stats)
+    assert stats.targets == 60 and len(picked) == stats.frames_kept == 60 - stats.frames_missing
+    assert stats.frames_missing > 0

@@ -282,3 +282,23 @@ def test_result_dict_roundtrip_and_formats(env):
     for r in env["results"]:
         assert r.path in table
     assert "5 inputs: " in table and "1 no_face" in table and "1 unreadable" in table
+
+
+def test_damaged_video_is_scored_from_the_frames_that_decode(env, tmp_path, monkeypatch):
+    import fakescope.scan.scanner as scanner_module
+
+    path = make_video(tmp_path / "damaged.mp4", n_frames=60, size=VIDEO_SIZE, gop=10)
+    data = bytearray(path.read_bytes())
+    a, b = int(len(data) * 0.1), int(len(data) * 0.74)
+    data[a:b] = np.random.default_rng(2).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    scanner = Scanner(env["scanner"].detector, face_detector=env["faces"], sampling="uniform:8")
+    r = scanner.scan_file(path)
+    assert r.verdict in ("real", "fake") and r.frames_unreadable > 0
+    assert r.frames_read + r.frames_unreadable == 8
+    assert f"{r.frames_unreadable} of 8 sampled frames unreadable" in to_table([r])
+    # Too few frames left for the rule: abstain, naming how many decoded.
+    monkeypatch.setattr(scanner_module, "MIN_READABLE_SHARE", 0.9)
+    r = scanner.scan_file(path)
+    assert r.verdict == "abstain" and r.reason.startswith("unreadable: too_few_frames")
+    assert "of 8 sampled frames decoded" in r.reason

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import os
 
+import av
+
 from fakescope.errors import MediaError
-from fakescope.media.container import error_from_av, is_image_container, open_video, stream_facts
+from fakescope.media.container import (
+    error_from_av,
+    is_image_container,
+    looks_like_video_container,
+    open_video,
+    stream_facts,
+)
 from fakescope.media.files import check_file, is_image
 from fakescope.media.hashing import sha256_file
 from fakescope.media.images import animation_facts, image_header
@@ -19,7 +27,12 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     side data, and decoding it proves the codec works). Raises MediaError naming the cause."""
     p = check_file(path)
     if is_image(p):
-        return _probe_image(p)
+        try:
+            return _probe_image(p)
+        except MediaError as err:
+            if err.reason != "not_media" or not looks_like_video_container(p):
+                raise
+            # a video with an image's suffix: probed (and then decoded) as the video it is
     container, stream = open_video(p)
     with container:
         if is_image_container(container):
@@ -29,14 +42,24 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         stream.thread_type = "SLICE"  # frame threads would delay the first frame
         stream.codec_context.skip_frame = "NONKEY"
         rotation = None
+        first_error = None
         try:
             for packet in container.demux(stream):
-                frames = stream.codec_context.decode(packet)
+                try:
+                    frames = stream.codec_context.decode(packet)
+                except av.error.FFmpegError as exc:
+                    # a damaged keyframe: the next one may decode (the read skips it too)
+                    first_error = first_error or exc
+                    if packet.is_corrupt or not packet.size:
+                        raise
+                    continue
                 if frames:
                     rotation = (-round((frames[0].rotation or 0) / 90) * 90) % 360  # to clockwise
                     break
         except Exception as exc:  # noqa: BLE001 - every FFmpeg failure becomes a MediaError
             raise error_from_av(p, exc, "decode") from exc
+        if rotation is None and first_error is not None:
+            raise error_from_av(p, first_error, "decode")
     if rotation is None:
         raise MediaError(str(p), "no_frames", "the video stream holds no decodable keyframe")
     width, height = facts.coded_width, facts.coded_height
