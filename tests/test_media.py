@@ -334,3 +334,59 @@ def test_damaged_packets_are_skipped_not_fatal(tmp_path):
     picked = read_frames(bad, UniformSampling(60, circular_pad=False), stats=stats)
     assert stats.targets == 60 and len(picked) == stats.frames_kept == 60 - stats.frames_missing
     assert stats.frames_missing > 0
+
+
+def test_listing_keeps_every_odd_entry_and_survives_link_loops(tmp_path):
+    import os
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.mp4").write_bytes(b"x")
+    os.symlink(tmp_path, tmp_path / "sub" / "back")  # a folder link back up: a loop
+    os.symlink(tmp_path / "nowhere.mp4", tmp_path / "dangling.mp4")
+    os.symlink("self.mp4", tmp_path / "self.mp4")
+    os.mkfifo(tmp_path / "pipe.mp4")
+    (tmp_path / "dir.mp4").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    listed = iter_media_files(tmp_path)
+    names = sorted(p.name for p in listed)
+    assert names == ["a.mp4", "dangling.mp4", "dir.mp4", "pipe.mp4", "self.mp4"]
+    reasons = {}
+    for p in listed:
+        try:
+            probe(p)
+        except MediaError as err:
+            reasons[p.name] = (err.reason, err.detail)
+    assert reasons["dangling.mp4"][0] == "missing" and "dangling" in reasons["dangling.mp4"][1]
+    assert reasons["self.mp4"][0] == "link_loop"
+    assert reasons["pipe.mp4"][0] == "not_media" and "FIFO" in reasons["pipe.mp4"][1]
+    assert reasons["dir.mp4"] == ("not_media", "a directory, not a file")
+    # Named explicitly, a looping link is one input with its cause, not a crash of the run.
+    assert iter_media_files([tmp_path / "self.mp4", tmp_path / "sub" / "a.mp4"]) == [
+        tmp_path / "self.mp4", tmp_path / "sub" / "a.mp4"]
+
+
+def test_unreadable_file_is_named_as_such(tmp_path, monkeypatch):
+    import os
+
+    good = make_image(tmp_path / "locked.png", size=(32, 32))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(good) else real_access(p, mode))
+    with pytest.raises(MediaError) as err:
+        probe(good)
+    assert (err.value.reason, err.value.detail) == ("unreadable", "permission denied")
+
+
+def test_huge_images_are_decoded_reduced_or_refused(tmp_path, monkeypatch):
+    from fakescope.media import images
+
+    Image.fromarray(scene((1600, 1200))).save(tmp_path / "big.jpg", quality=90)
+    Image.fromarray(scene((1600, 1200))).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_DECODED_SIDE", 400)
+    monkeypatch.setattr(images, "MAX_FULL_PIXELS", 1_000_000)
+    jpg = read_image(tmp_path / "big.jpg")  # DCT-reduced decode to 1/4, never full size
+    assert jpg.shape == (300, 400, 3)
+    with pytest.raises(MediaError) as err:  # 1.92 MP PNG over the 1 MP full-decode limit
+        read_image(tmp_path / "big.png")
+    assert err.value.reason == "too_large" and "1600x1200" in err.value.detail
+    monkeypatch.setattr(images, "MAX_FULL_PIXELS", 2_000_000)
+    assert max(read_image(tmp_path / "big.png").shape[:2]) <= 400  # decoded, then reduced

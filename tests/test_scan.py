@@ -302,3 +302,26 @@ def test_damaged_video_is_scored_from_the_frames_that_decode(env, tmp_path, monk
     r = scanner.scan_file(path)
     assert r.verdict == "abstain" and r.reason.startswith("unreadable: too_few_frames")
     assert "of 8 sampled frames decoded" in r.reason
+
+
+@pytest.mark.parametrize("change", [
+    {"sampling": "uniform:8"}, {"policy": "largest"}, {"aggregation": "max"},
+    {"min_track_frames": 1}, {"face_detector": "haar"}, {"min_face": 40},
+])
+def test_any_setting_that_changes_results_blocks_reuse(env, tmp_path, monkeypatch, change):
+    kwargs = {"sampling": "uniform:4", "policy": "all", "aggregation": "mean", "min_track_frames": 3}
+    kwargs.update({k: v for k, v in change.items() if k in kwargs})
+    faces = env["faces"]
+    if "face_detector" in change:
+        faces = create_face_detector("haar")
+    if "min_face" in change:
+        faces = create_face_detector("mtcnn", min_face_size=change["min_face"])
+    other = Scanner(env["scanner"].detector, face_detector=faces, **kwargs)
+    assert other.settings_key != env["scanner"].settings_key
+    journal = tmp_path / "results.jsonl"
+    shutil.copy(env["journal"], journal)
+    calls = _counting(other, monkeypatch)
+    scan_batch(other, [env["media"] / "blank.png"], journal=journal)
+    assert calls == ["blank.png"]
+    same = Scanner(env["scanner"].detector, face_detector=env["faces"], sampling="uniform:4")
+    assert same.settings_key == env["scanner"].settings_key  # and equal settings reuse
