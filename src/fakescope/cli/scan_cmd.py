@@ -139,8 +139,11 @@ def _start_scanner(args: argparse.Namespace):
     """The scanner the batch uses: in this process, or a worker (the default)."""
     from fakescope.scan import IsolatedScanner, Limits
 
+    from fakescope.scan.memory import keep_large_buffers_unpooled
+
     settings = settings_from_args(args)
     if args.in_process:
+        keep_large_buffers_unpooled()
         return settings.build()
     if args.timeout < 0 or args.max_memory < 0:
         raise ValueError("--timeout and --max-memory must be >= 0")

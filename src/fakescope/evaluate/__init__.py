@@ -1,29 +1,11 @@
 """Metrics, frame → video aggregation, threshold selection and evaluation reports.
 
-The report names load lazily: they pull in matplotlib, which `scan` (a user of
-`aggregate_scores`) should not pay for.
+Every name loads on first use: the metrics pull in scikit-learn and the reports matplotlib,
+which `scan` (a user of `aggregate_scores`) and the command-line parser must not pay for.
 """
 
+from importlib import import_module
 from typing import Any
-
-from fakescope.evaluate.aggregate import aggregate_frame_table, aggregate_scores
-from fakescope.evaluate.bootstrap import Interval, bootstrap_ci
-from fakescope.evaluate.metrics import (
-    MetricSet,
-    average_precision,
-    classification_metrics,
-    compute_metrics,
-    equal_error_rate,
-    expected_calibration_error,
-    log_loss,
-    log_weighted_precision,
-    log_wp_at_recall,
-    partial_auc,
-    roc_auc,
-    tar_at_far,
-    truncated_auc,
-)
-from fakescope.evaluate.threshold import Threshold, fixed_threshold, select_threshold
 
 __all__ = [
     "EvalReport",
@@ -52,12 +34,17 @@ __all__ = [
     "write_report",
 ]
 
-_REPORT_NAMES = {"EvalReport", "LevelReport", "evaluate_predictions", "write_report"}
+_HOME = {
+    "aggregate_frame_table": "aggregate", "aggregate_scores": "aggregate",
+    "Interval": "bootstrap", "bootstrap_ci": "bootstrap",
+    "Threshold": "threshold", "fixed_threshold": "threshold", "select_threshold": "threshold",
+    "EvalReport": "report", "LevelReport": "report", "evaluate_predictions": "report",
+    "write_report": "report",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _REPORT_NAMES:
-        from fakescope.evaluate import report
-
-        return getattr(report, name)
+    if name in __all__:
+        module = import_module(f"fakescope.evaluate.{_HOME.get(name, 'metrics')}")
+        return getattr(module, name)
     raise AttributeError(f"module 'fakescope.evaluate' has no attribute {name!r}")

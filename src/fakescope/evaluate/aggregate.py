@@ -19,9 +19,12 @@ must be handled by the caller (abstain), never turned into a silent 0.5.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy.special import expit, logit
+
+if TYPE_CHECKING:  # tables load pandas when one is aggregated; scan scores arrays only
+    import pandas as pd
 
 METHODS = ("mean", "mean_logit", "max", "confident")
 LOGIT_EPS = 1e-6
@@ -48,6 +51,8 @@ def aggregate_scores(probs, method: str = "mean") -> float:
     if method == "max":
         return float(p.max())
     if method == "mean_logit":
+        from scipy.special import expit, logit
+
         return float(expit(logit(np.clip(p, LOGIT_EPS, 1.0 - LOGIT_EPS)).mean()))
     w = np.abs(2.0 * p - 1.0)  # confident
     if w.sum() == 0.0:
@@ -90,6 +95,8 @@ def aggregate_frame_table(
                 raise ValueError(f"{group_col}={key!r} has mixed {label_col!r}: {list(labels)}")
             row[label_col] = labels[0]
         rows.append(row)
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

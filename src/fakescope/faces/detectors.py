@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from fakescope.faces.base import FaceDetector
+
+if TYPE_CHECKING:  # torch loads with the detector that needs it, not with this module
+    import torch
 
 DETECTOR_NAMES = ("mtcnn", "dlib", "haar")
 _DEFAULT = object()

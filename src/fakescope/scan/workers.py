@@ -50,7 +50,10 @@ def _worker_main(conn, settings: ScanSettings, memory_mb: float | None) -> None:
     """Worker loop: build the scanner once, then answer ("scan", path, explain_dir) requests."""
     from fakescope.output.formats import result_to_dict
 
+    from fakescope.scan.memory import keep_large_buffers_unpooled
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    keep_large_buffers_unpooled()
     try:
         scanner = settings.build()
         _cap_address_space(memory_mb, settings.device)
