@@ -1,0 +1,86 @@
+"""`fakescope serve`: the web page and REST API (`fakescope.serve`), run with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """\
+API (OpenAPI docs at /docs):
+  GET    /api/health                  version, default detector, queue
+  POST   /api/scans                   multipart field "file" (options: detector, sampling,
+                                      threshold as query or form fields) or JSON {"path": ...}
+                                      for a file under an --allow-root -> 202 {"id": ...}
+  GET    /api/scans/{id}              status queued|running|done|failed, progress, result (the
+                                      CLI's JSON record), artefacts (overlays, timeline)
+  GET    /api/scans?limit=&offset=    newest first
+  DELETE /api/scans/{id}              the job, its upload and its artefacts
+  GET    /api/scans/{id}/artefacts/F  an overlay or the timeline plot
+
+Jobs live in DATA_DIR/jobs.sqlite and survive a restart (interrupted ones run again, once);
+uploads stream to DATA_DIR/uploads (over --max-upload-mb: 413; disk full: 507); a full queue
+answers 429 with Retry-After. Scans run in worker processes with the CLI's limits.
+
+Loopback only by default. To listen on a network, set a token (--token or FAKESCOPE_TOKEN):
+every /api call then needs "Authorization: Bearer TOKEN" (the page asks for it)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="web page + REST API for scanning files",
+                       description="Serve fakescope's web page and REST API.", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="default: %(default)s (loopback)")
+    p.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    p.add_argument("--data-dir", default="fakescope-data", metavar="DIR",
+                   help="job store, uploads and artefacts (default: %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=512.0, metavar="N",
+                   help="largest upload accepted (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="scans run at once, each in its own worker process (default: %(default)s)")
+    p.add_argument("--allow-root", action="append", default=[], metavar="DIR",
+                   help="server folder whose files may be scanned by path (repeatable)")
+    p.add_argument("--token", default=None,
+                   help="require this bearer token on /api (default: $FAKESCOPE_TOKEN, else none)")
+    p.add_argument("--max-queue", type=int, default=100, metavar="N",
+                   help="queued scans before new ones get 429 (default: %(default)s)")
+    p.add_argument("--detector", default=None, help="default detector family of the scans")
+    p.add_argument("--weights", default=None, metavar="FILE", help="detector bundle to use")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
+    p.add_argument("--face-detector", default="mtcnn", help="default: %(default)s")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="seconds one scan may take (default: %(default)s)")
+    p.add_argument("--max-memory", type=float, default=8192.0, metavar="MB",
+                   help="memory one scan worker may use (default: %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fakescope.scan import Limits, ScanSettings
+    from fakescope.serve.app import ServeConfig, create_app
+
+    token = args.token or os.environ.get("FAKESCOPE_TOKEN") or None
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    if not loopback and token is None:
+        print("fakescope serve: error: listening beyond loopback needs --token (or "
+              "FAKESCOPE_TOKEN)", file=sys.stderr)
+        return 2
+    if args.workers < 1 or args.max_queue < 1:
+        print("fakescope serve: error: --workers and --max-queue must be >= 1", file=sys.stderr)
+        return 2
+    config = ServeConfig(
+        data_dir=Path(args.data_dir),
+        settings=ScanSettings(detector=args.detector, weights=args.weights, device=args.device,
+                              face_detector=args.face_detector),
+        max_upload_mb=args.max_upload_mb, workers=args.workers,
+        allow_roots=tuple(Path(r) for r in args.allow_root), token=token,
+        max_queue=args.max_queue,
+        limits=Limits(timeout_s=args.timeout or None, memory_mb=args.max_memory or None),
+    )
+    print(f"fakescope serve: http://{args.host}:{args.port}/  (data in {config.data_dir})",
+          file=sys.stderr)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    return 0
