@@ -13,6 +13,7 @@ demo: setup
 	$(PY) -m fakescope.demo
 
 test: setup
+	bash scripts/setup_browser.sh
 	$(PY) -m pytest -q
 
 bench: setup

@@ -56,6 +56,11 @@ def upload(client, path: Path, name: str | None = None, **fields):
         return client.post("/api/scans", files={"file": (name or path.name, fh)}, data=fields)
 
 
+def _uploads(setup) -> set:
+    folder = setup["config"].data_dir / "uploads"
+    return set(folder.iterdir()) if folder.is_dir() else set()
+
+
 def _no_timings(rec: dict) -> dict:
     return {k: v for k, v in rec.items() if k != "timings_s"}
 
@@ -94,10 +99,10 @@ def test_sniffed_not_named_and_non_media_abstains(setup):
 def test_oversize_upload_is_413_and_nothing_is_kept(setup, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 2**20))
-    before = set((setup["config"].data_dir / "uploads").iterdir())
+    before = _uploads(setup)
     r = upload(setup["client"], big)
     assert r.status_code == 413 and "1 MiB" in r.json()["detail"]
-    assert set((setup["config"].data_dir / "uploads").iterdir()) == before
+    assert _uploads(setup) == before
 
 
 def test_streamed_body_over_the_limit_is_cut_at_the_limit(setup):
@@ -195,3 +200,18 @@ def test_token_is_required_when_set(setup, tmp_path):
     assert page.status_code == 200 and "fakescope" in page.text
     assert client.get("/static/app.js").status_code == 200  # served by the app: no CDN
 
+
+
+def test_disk_full_is_a_clean_507(setup, monkeypatch):
+    import errno
+
+    from fakescope.serve import uploads
+
+    def full(self, data, start, end):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(uploads._PartState, "_part_data", full)
+    before = _uploads(setup)
+    r = upload(setup["client"], setup["media"] / "face.png")
+    assert r.status_code == 507 and "space" in r.json()["detail"]
+    assert _uploads(setup) == before
