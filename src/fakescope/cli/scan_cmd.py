@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -111,6 +112,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--in-process", action="store_true",
                    help="scan in this process: no worker, no --timeout/--max-memory")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this machine, one input at a time; ray: a Ray Data pipeline "
+                        "(needs `pip install fakescope[ray]`; --out is then a folder of "
+                        "Parquet shards) (default: %(default)s)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --engine ray: the cluster to use (default: a local Ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -159,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from fakescope.output.formats import summary_line, to_csv, to_json_line, to_table
     from fakescope.scan import exit_code, is_failure, scan_batch
 
+    if args.engine == "ray":
+        return _run_on_ray(args)
     try:
         scanner = _start_scanner(args)
     except (FakescopeError, KeyError, ValueError) as exc:
@@ -198,4 +207,42 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
     if out is not None or args.json:
         print(summary_line(results), file=sys.stderr)
+    return exit_code(results)
+
+
+def _run_on_ray(args: argparse.Namespace) -> int:
+    """--engine ray: the same records, in Parquet shards under --out (a folder)."""
+    from fakescope.errors import FakescopeError
+    from fakescope.output.formats import summary_line, to_csv, to_json_line, to_table
+    from fakescope.scan import exit_code, is_failure
+
+    if not args.out:
+        return _error("--engine ray writes Parquet shards: give the folder with --out DIR")
+    try:
+        from fakescope.scan.ray_engine import scan_with_ray
+        import ray  # noqa: F401
+    except ImportError:
+        return _error("--engine ray needs Ray: pip install 'fakescope[ray]'")
+
+    stdout = sys.stdout  # the records' stream; Ray's own messages go to stderr
+
+    def on_result(result) -> None:
+        if args.json:
+            print(to_json_line(result), file=stdout, flush=True)
+        if is_failure(result):
+            print(f"fakescope scan: {result.path}: {result.reason}", file=sys.stderr)
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            results, scanned = scan_with_ray(settings_from_args(args), args.paths,
+                                             Path(args.out), address=args.ray_address,
+                                             retry_errors=args.retry_errors, on_result=on_result)
+    except (FakescopeError, KeyError, ValueError) as exc:
+        return _error(str(exc).strip("'\""))
+    if not results:
+        return _error(f"no image or video files found in {' '.join(args.paths)}")
+    if not args.json:
+        sys.stdout.write(to_csv(results) if args.csv else to_table(results))
+    print(f"{summary_line(results)}; {scanned} scanned in this run, results in {args.out}",
+          file=sys.stderr)
     return exit_code(results)
