@@ -1,14 +1,16 @@
-"""`create_face_detector`: one entry point for the three detectors, by name."""
+"""`create_face_detector`: one entry point for the face detectors, by name. Each backend is
+imported only when it is built (torch for MTCNN, MediaPipe for BlazeFace, dlib)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from fakescope.faces.base import FaceDetector
 
-DETECTOR_NAMES = ("mtcnn", "dlib", "haar")
+if TYPE_CHECKING:
+    import torch
+
+DETECTOR_NAMES = ("mtcnn", "blazeface", "dlib", "haar")
 _DEFAULT = object()
 
 
@@ -20,7 +22,7 @@ def create_face_detector(
     min_face_size: float | None = None,
     **kwargs: Any,
 ) -> FaceDetector:
-    """Build a detector by name. `device` matters to MTCNN only (dlib and Haar run on the CPU).
+    """Build a detector by name. `device` matters to MTCNN only (BlazeFace, dlib and Haar run on the CPU).
 
     Left out (or None for the thresholds), a setting takes the detector's own default;
     `detect_max_side=None` asks for detection at full resolution. Other keywords go to the
@@ -37,6 +39,10 @@ def create_face_detector(
         from fakescope.faces.mtcnn import MTCNNDetector
 
         return MTCNNDetector(device=device, **kwargs)
+    if key in ("blazeface", "mediapipe"):
+        from fakescope.faces.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(**kwargs)
     if key in ("dlib", "dlib_hog", "hog"):
         from fakescope.faces.dlib_hog import DlibHogDetector
 

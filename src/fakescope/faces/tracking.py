@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from fakescope.types import FaceDetection
 
@@ -71,6 +70,21 @@ def _match_cost(
     return np.where(iou >= iou_threshold, 1.0 - iou, np.where(near, 1.0 + dist, _NO_MATCH))
 
 
+def assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Minimum-cost one-to-one (row, column) pairs. One face per frame is the usual case and
+    needs no solver; scipy's Hungarian solver (0.8 s to import) is loaded only for more."""
+    if cost.size == 0:
+        return []
+    if cost.shape[0] == 1:
+        return [(0, int(np.argmin(cost[0])))]
+    if cost.shape[1] == 1:
+        return [(int(np.argmin(cost[:, 0])), 0)]
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)]
+
+
 def link_tracks(
     detections: Sequence[Sequence[FaceDetection]],
     iou_threshold: float = 0.3,
@@ -99,7 +113,7 @@ def link_tracks(
             prev = np.array([t.items[-1][1].box for t in active], np.float64)
             cur = np.array([d.box for d in dets], np.float64)
             cost = _match_cost(prev, cur, iou_threshold, max_center_distance)
-            for r, c in zip(*linear_sum_assignment(cost), strict=True):
+            for r, c in assign(cost):
                 if cost[r, c] < _NO_MATCH:
                     active[r].items.append((pos, dets[c]))
                     matched.add(int(c))
