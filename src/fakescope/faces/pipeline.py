@@ -10,7 +10,7 @@ import numpy as np
 from fakescope.faces.align import align_face
 from fakescope.faces.base import FaceDetector
 from fakescope.faces.crop import Border, CropSpec, center_crop, margin_crop
-from fakescope.faces.presets import get_crop_spec
+from fakescope.faces.presets import preset_for
 from fakescope.faces.tracking import link_tracks
 from fakescope.types import FaceCrop, FaceDetection, FaceTrack, Frame
 
@@ -78,8 +78,9 @@ class FacePipeline:
     def from_spec(
         cls, detector: FaceDetector, spec: CropSpec | str, crop_size: int = 224, **kwargs
     ) -> FacePipeline:
-        """A pipeline framed by a CropSpec or a preset name from CROP_PRESETS."""
-        spec = get_crop_spec(spec) if isinstance(spec, str) else spec
+        """A pipeline framed by a CropSpec, or by a preset name: then the framing measured for
+        this face detector's boxes (`presets.preset_for`; FramingError when there is none)."""
+        spec = preset_for(detector, spec) if isinstance(spec, str) else spec
         return cls(
             detector, crop_size, margin=spec.margin, align=spec.align, shift_y=spec.shift_y, **kwargs
         )
