@@ -11,7 +11,7 @@ from fakescope.faces.align import align_face
 from fakescope.faces.base import FaceDetector
 from fakescope.faces.crop import Border, CropSpec, center_crop, margin_crop
 from fakescope.faces.presets import preset_for
-from fakescope.faces.tracking import link_tracks
+from fakescope.faces.tracking import LinkedTrack, drop_short_tracks, link_tracks, smooth_boxes
 from fakescope.types import FaceCrop, FaceDetection, FaceTrack, Frame
 
 Policy = Literal["all", "largest"]
@@ -34,6 +34,11 @@ class FacePipeline:
     spaced frames at its own minimum face size; when they hold faces, the other frames are
     searched only for faces at least `probe_min_ratio` x the smallest face probed. Faces
     much smaller than every face of the probe frames are then missed (0 turns probing off).
+
+    Tracking (faces/tracking.py): a face unseen for more than `max_gap_s` seconds ends its
+    track (None: after `max_gap` sampled frames); boxes are smoothed over `smooth_s` seconds
+    (0: off); tracks seen in fewer than `min_track_frames` frames are dropped when a longer
+    one exists.
     """
 
     def __init__(
@@ -48,8 +53,10 @@ class FacePipeline:
         shift_y: float = 0.0,
         border: Border = "constant",
         max_gap: int = 3,
-        min_track_frames: int = 1,
+        min_track_frames: int = 3,
         iou_threshold: float = 0.3,
+        max_gap_s: float | None = 1.0,
+        smooth_s: float = 0.15,
         probe_frames: int = 4,
         probe_min_ratio: float = 0.5,
     ) -> None:
@@ -69,6 +76,10 @@ class FacePipeline:
         self.max_gap = int(max_gap)
         self.min_track_frames = int(min_track_frames)
         self.iou_threshold = float(iou_threshold)
+        if (max_gap_s is not None and max_gap_s < 0) or smooth_s < 0 or min_track_frames < 1:
+            raise ValueError("max_gap_s and smooth_s must be >= 0 and min_track_frames >= 1")
+        self.max_gap_s = None if max_gap_s is None else float(max_gap_s)
+        self.smooth_s = float(smooth_s)
         if probe_frames < 0 or not 0.0 < probe_min_ratio <= 1.0:
             raise ValueError("probe_frames must be >= 0 and probe_min_ratio in (0, 1]")
         self.probe_frames = int(probe_frames)
@@ -121,20 +132,24 @@ class FacePipeline:
     def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
         """Face tracks of the frames; [] when no face is found and fallback is "none"."""
         dets = self.detect([f.image for f in frames])
+        times = [f.time_s for f in frames]
         if self.policy == "largest":
             # detect_batch lists faces largest first
             items = [(i, d[0]) for i, d in enumerate(dets) if d]
-            linked = [items] if items else []
+            found = [LinkedTrack(items)] if items else []
         else:
-            linked = [
-                t.items
-                for t in link_tracks(
+            found = drop_short_tracks(
+                link_tracks(
                     dets,
                     iou_threshold=self.iou_threshold,
                     max_gap=self.max_gap,
-                    min_length=self.min_track_frames,
-                )
-            ]
+                    times=times,
+                    max_gap_s=self.max_gap_s,
+                ),
+                self.min_track_frames,
+                len(frames),
+            )
+        linked = [smooth_boxes(t.items, times, self.smooth_s) for t in found]
         tracks = []
         for track_id, items in enumerate(linked):
             crops = [
