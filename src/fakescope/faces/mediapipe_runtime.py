@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ INSTALL_HINT = (
 # Lines MediaPipe's native code writes at start-up that say nothing about the user's input.
 _NOISE = re.compile(
     r"GetPrototype|XNNPACK delegate|absl::InitializeLog|inference_feedback_manager"
-    r"|gl_context|^\s*$"
+    r"|gl_context|landmark_projection_calculator|^\s*$"
 )
 
 
@@ -38,10 +39,12 @@ class MediaPipeMissingError(FakescopeError, ImportError):
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Capture file descriptor 2 for the block and re-emit only lines that are not known
-    MediaPipe start-up noise (native code writes there directly, past sys.stderr)."""
+    MediaPipe start-up noise (native code writes there directly, past sys.stderr). Also
+    hides the DeprecationWarning its graph set-up triggers in protobuf 6 (`label()`)."""
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
+    with tempfile.TemporaryFile(mode="w+b") as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"label\(\) is deprecated", DeprecationWarning)
         os.dup2(tmp.fileno(), 2)
         try:
             yield

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from fakescope.faces.crop import Border, CropSpec, center_crop, margin_crop
 from fakescope.faces.presets import preset_for
 from fakescope.faces.tracking import LinkedTrack, drop_short_tracks, link_tracks, smooth_boxes
 from fakescope.types import FaceCrop, FaceDetection, FaceTrack, Frame
+
+if TYPE_CHECKING:
+    from fakescope.faces.mesh import LandmarkProvider
 
 Policy = Literal["all", "largest"]
 Fallback = Literal["none", "center"]
@@ -39,6 +43,10 @@ class FacePipeline:
     track (None: after `max_gap` sampled frames); boxes are smoothed over `smooth_s` seconds
     (0: off); tracks seen in fewer than `min_track_frames` frames are dropped when a longer
     one exists.
+
+    With a `landmark_provider` (faces/mesh.py), each tracked face's 5 points come from it
+    (real mouth corners for BlazeFace boxes) where it fits the face; it runs once per face,
+    so it is off by default.
     """
 
     def __init__(
@@ -59,6 +67,7 @@ class FacePipeline:
         smooth_s: float = 0.15,
         probe_frames: int = 4,
         probe_min_ratio: float = 0.5,
+        landmark_provider: LandmarkProvider | None = None,
     ) -> None:
         if policy not in ("all", "largest"):
             raise ValueError(f"policy must be 'all' or 'largest', got {policy!r}")
@@ -80,6 +89,7 @@ class FacePipeline:
             raise ValueError("max_gap_s and smooth_s must be >= 0 and min_track_frames >= 1")
         self.max_gap_s = None if max_gap_s is None else float(max_gap_s)
         self.smooth_s = float(smooth_s)
+        self.landmark_provider = landmark_provider
         if probe_frames < 0 or not 0.0 < probe_min_ratio <= 1.0:
             raise ValueError("probe_frames must be >= 0 and probe_min_ratio in (0, 1]")
         self.probe_frames = int(probe_frames)
@@ -129,6 +139,11 @@ class FacePipeline:
             image, det.box, self.spec.margin, self.crop_size, self.spec.shift_y, self.border
         )
 
+    def _refine(self, image: np.ndarray, det: FaceDetection) -> FaceDetection:
+        """The detection with the landmark provider's 5 points, when it fits the face."""
+        found = self.landmark_provider.landmarks(image, det)
+        return det if found is None else dataclasses.replace(det, landmarks=found.five)
+
     def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
         """Face tracks of the frames; [] when no face is found and fallback is "none"."""
         dets = self.detect([f.image for f in frames])
@@ -150,6 +165,8 @@ class FacePipeline:
                 len(frames),
             )
         linked = [smooth_boxes(t.items, times, self.smooth_s) for t in found]
+        if self.landmark_provider is not None:
+            linked = [[(p, self._refine(frames[p].image, d)) for p, d in items] for items in linked]
         tracks = []
         for track_id, items in enumerate(linked):
             crops = [
