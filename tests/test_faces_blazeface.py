@@ -131,3 +131,13 @@ def test_importing_faces_loads_no_backend():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_blazeface_is_the_default_and_listed():
+    from fakescope.faces import DETECTOR_NAMES
+
+    assert "blazeface" in DETECTOR_NAMES
+    assert create_face_detector().name == "blazeface"
+    assert create_face_detector("mediapipe").name == "blazeface"
+    with pytest.raises(ValueError, match="model must be"):
+        create_face_detector("blazeface", model="huge")

@@ -15,14 +15,16 @@ _DEFAULT = object()
 
 
 def create_face_detector(
-    name: str = "mtcnn",
+    name: str = "blazeface",
     device: str | torch.device | None = None,
     detect_max_side: Any = _DEFAULT,
     min_confidence: float | None = None,
     min_face_size: float | None = None,
     **kwargs: Any,
 ) -> FaceDetector:
-    """Build a detector by name. `device` matters to MTCNN only (BlazeFace, dlib and Haar run on the CPU).
+    """Build a detector by name (BlazeFace by default: the fastest, and it finds faces in at
+    least as many sampled frames as MTCNN on the shared videos; benchmarks/results/faces.md).
+    `device` matters to MTCNN only (BlazeFace, dlib and Haar run on the CPU).
 
     Left out (or None for the thresholds), a setting takes the detector's own default;
     `detect_max_side=None` asks for detection at full resolution. Other keywords go to the

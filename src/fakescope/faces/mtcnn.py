@@ -1,4 +1,4 @@
-"""MTCNN (facenet-pytorch), the default detector: batched over frames, 5 landmarks per face.
+"""MTCNN (facenet-pytorch): batched over frames, 5 landmarks per face (default before BlazeFace).
 
 Seed 001 picked batched facenet-pytorch MTCNN as the fastest accurate option; its weights ship
 inside the package, so nothing downloads.
