@@ -141,3 +141,17 @@ def test_blazeface_is_the_default_and_listed():
     assert create_face_detector("mediapipe").name == "blazeface"
     with pytest.raises(ValueError, match="model must be"):
         create_face_detector("blazeface", model="huge")
+
+
+def test_a_face_filling_the_frame_is_found_on_the_retry(astronaut):
+    """The full-range model misses a face that fills the frame (as in face-cropped clips);
+    the retry on a black-bordered copy finds it, in the frame's own coordinates."""
+    img = np.ascontiguousarray(cv2.resize(astronaut[75:170, 180:270], (256, 256)))
+    assert create_face_detector("blazeface", retry_pad=0).detect(img) == []
+    faces = create_face_detector("blazeface").detect(img)
+    assert len(faces) == 1
+    assert _iou(faces[0].box, (0, 0, 256, 256)) > 0.5
+    lm = faces[0].landmarks
+    assert np.all((lm > 0) & (lm < 256))  # eyes, nose and mouth inside the frame
+    with pytest.raises(ValueError, match="retry_pad"):
+        create_face_detector("blazeface", retry_pad=-1)
