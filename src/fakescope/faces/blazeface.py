@@ -43,11 +43,12 @@ class BlazeFaceDetector(FaceDetector):
     the cost of handing MediaPipe a full 1080p frame; small faces are limited by that 192-px
     input, not by `detect_max_side`.
 
-    The full-range model misses faces that fill most of the image (face-cropped clips: it
-    found a face in 256 of 640 sampled frames of the shared dfdc_face_clips). A frame where it
-    finds none is therefore tried once more with a black border of `retry_pad` x its longer
-    side on every side: 610 of 640 with 0.5 (benchmarks/results/faces.md). The retry costs one
-    more pass, on faceless frames only; 0 turns it off.
+    The full-range model misses faces that fill most of the image: on the shared
+    dfdc_face_clips (face-cropped, 256 px) it found a face in 256 of 640 sampled frames. A
+    frame where it finds none is therefore tried once more with a black border of `retry_pad`
+    x its longer side on every side: 610 of 640 with 0.5, against MTCNN's 552
+    (benchmarks/results/faces.md). The retry costs one more pass, on faceless frames only; 0
+    turns it off.
     """
 
     name = "blazeface"
