@@ -79,3 +79,21 @@ def test_pipeline_aligns_with_mesh_points(astronaut, mesh):
     np.testing.assert_allclose(meshed.detection.landmarks, five)
     np.testing.assert_array_equal(meshed.image, align_face(astronaut, five, 96))
     assert not np.array_equal(meshed.image, plain.image)  # BlazeFace's own mouth corners differ
+
+
+def test_mesh_outline_is_a_self_blend_mask(astronaut, mesh, mtcnn):
+    """The outline (36 points) is taken by data.synth.self_blend as a landmark hull: the
+    blended area lies around the face, not in the rest of the image."""
+    from fakescope.data.synth import self_blend
+
+    lm = mesh.landmarks(astronaut, mtcnn.detect(astronaut)[0])
+    fake, mask = self_blend(astronaut, lm.outline, rng=0)
+    assert fake.shape == astronaut.shape and mask.max() > 0
+    x0, y0 = lm.outline.min(axis=0)
+    x1, y1 = lm.outline.max(axis=0)
+    ys, xs = np.nonzero(mask > 0.05)
+    side = max(x1 - x0, y1 - y0)
+    assert xs.min() > x0 - 0.3 * side and xs.max() < x1 + 0.3 * side
+    assert ys.min() > y0 - 0.3 * side and ys.max() < y1 + 0.3 * side
+    changed = np.abs(fake.astype(int) - astronaut.astype(int)).sum(axis=2) > 0
+    assert changed[mask == 0].sum() == 0  # nothing changes outside the mask
