@@ -36,6 +36,16 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DETECTORS = ("mtcnn", "blazeface", "dlib", "haar")
 
 
+def shared_videos(data: Path) -> list[Path]:
+    """The videos listed in shared/data/videos/labels.csv ([] when the shared data is absent)."""
+    labels = data / "videos" / "labels.csv"
+    if not labels.is_file():
+        print(f"{labels}: missing (shared data not found)", file=sys.stderr)
+        return []
+    with labels.open() as fh:
+        return [data / "videos" / r["path"] for r in csv.DictReader(fh)]
+
+
 class Timer:
     """Wall and process-CPU seconds of a block."""
 
@@ -154,12 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N videos only (0: all)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "faces.md")
     args = ap.parse_args(argv)
-    labels = args.data / "videos" / "labels.csv"
-    if not labels.is_file():
-        print(f"{labels}: missing (shared data not found)", file=sys.stderr)
+    videos = shared_videos(args.data)
+    if not videos:
         return 2
-    with labels.open() as fh:
-        videos = [args.data / "videos" / r["path"] for r in csv.DictReader(fh)]
     if args.limit:
         videos = videos[: args.limit]
     names = [n.strip() for n in args.detectors.split(",") if n.strip()]

@@ -15,7 +15,6 @@ sequence models would otherwise see as motion.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from itertools import islice
 from pathlib import Path
@@ -24,6 +23,8 @@ import numpy as np
 
 from fakescope.faces import FacePipeline, create_face_detector
 from fakescope.media import iter_frames
+
+from bench_faces import shared_videos  # noqa: E402 - a sibling script (benchmarks/ is on sys.path)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -50,21 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folders", default="talking_heads,dfdc,dfd")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tracking.md")
     args = ap.parse_args(argv)
-    labels = args.data / "videos" / "labels.csv"
-    if not labels.is_file():
-        print(f"{labels}: missing (shared data not found)", file=sys.stderr)
-        return 2
     folders = args.folders.split(",")
-    with labels.open() as fh:
-        videos = [r["path"] for r in csv.DictReader(fh) if r["path"].split("/")[0] in folders]
+    videos = [p for p in shared_videos(args.data) if p.relative_to(args.data / "videos").parts[0] in folders]
+    if not videos:
+        return 2
     det = create_face_detector("blazeface")
     pipes = {s: FacePipeline.from_spec(det, "dfdc_tight", crop_size=64, smooth_s=s) for s in (0.0, 0.15)}
     rows = []
     for v in videos:
-        frames = list(islice(iter_frames(args.data / "videos" / v, f"every:{args.every}"), args.frames))
+        frames = list(islice(iter_frames(v, f"every:{args.every}"), args.frames))
         span = frames[-1].time_s - frames[0].time_s
         res = {s: p.process(frames) for s, p in pipes.items()}
-        rows.append((v, len(frames), span, {s: (len(t), *jitter(t)) for s, t in res.items()}))
+        rows.append((str(v.relative_to(args.data / "videos")), len(frames), span, {s: (len(t), *jitter(t)) for s, t in res.items()}))
         print(rows[-1], flush=True)
     cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     lines = [
