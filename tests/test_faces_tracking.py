@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakescope.faces import FacePipeline, create_face_detector, link_tracks
+from fakescope.faces import FaceDetector, FacePipeline, create_face_detector, link_tracks
 from fakescope.faces.tracking import LinkedTrack, drop_short_tracks, smooth_boxes
-from fakescope.types import FaceDetection
+from fakescope.types import FaceDetection, Frame
 
 
 def _det(x, y, s=100.0):
@@ -84,3 +84,48 @@ def test_demo_video_split_in_two_by_frame_count_gaps(demo_frames):
     wide, at its 60-px minimum), and a gap counted in sampled frames (3) split the person."""
     old = FacePipeline(create_face_detector("mtcnn"), crop_size=64, max_gap_s=None, min_track_frames=1)
     assert len(old.process(demo_frames)) == 2
+
+
+class _SquareFinder(FaceDetector):
+    """Reports the bounding box of the white pixels as a face; records what it was shown."""
+
+    name = "square"
+
+    def __init__(self):
+        super().__init__(detect_max_side=None, min_confidence=0.0, min_face_size=0.0)
+        self.seen = 0
+
+    def _detect_small(self, images, min_size):
+        out = []
+        for im in images:
+            self.seen += 1
+            ys, xs = np.nonzero(im[..., 0] == 255)
+            out.append([FaceDetection(box=(float(xs.min()), float(ys.min()), float(xs.max() + 1),
+                                           float(ys.max() + 1)), confidence=0.9)] if len(xs) else [])
+        return out
+
+
+def _moving_square(n, dt=0.1):
+    frames = []
+    for i in range(n):
+        img = np.zeros((120, 200, 3), np.uint8)
+        img[30:70, 10 + 10 * i : 50 + 10 * i] = 255  # a 40-px square moving 10 px a frame
+        frames.append(Frame(index=i, time_s=i * dt, image=img))
+    return frames
+
+
+def test_detect_every_k_interpolates_between_searched_frames():
+    det = _SquareFinder()
+    pipe = FacePipeline(det, crop_size=32, detect_every=3, smooth_s=0.0, probe_frames=0)
+    tracks = pipe.process(_moving_square(8))
+    assert det.seen == 4  # frames 0, 3, 6 and the last, 7
+    assert len(tracks) == 1 and [c.frame_index for c in tracks[0].crops] == list(range(8))
+    for c in tracks[0].crops:  # linear motion: the interpolated boxes are the true ones
+        i = c.frame_index
+        np.testing.assert_allclose(c.detection.box, (10 + 10 * i, 30, 50 + 10 * i, 70), atol=1e-6)
+    # searched frames further apart than max_gap_s are not bridged
+    sparse = FacePipeline(_SquareFinder(), crop_size=32, detect_every=3, smooth_s=0.0,
+                          probe_frames=0, max_gap_s=0.2, min_track_frames=1).process(_moving_square(8))
+    assert sorted(c.frame_index for t in sparse for c in t.crops) == [0, 3, 6, 7]
+    with pytest.raises(ValueError, match="detect_every"):
+        FacePipeline(det, detect_every=0)

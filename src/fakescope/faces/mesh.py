@@ -2,8 +2,8 @@
 
 Why: the 5 points a detector gives are enough to align a face but not to outline it, and
 BlazeFace gives no mouth corners at all. The mesh gives real eye centres and mouth corners
-for alignment and the face's outline (its jaw and forehead contour), a tighter blending mask
-for self-blended fakes than a hull of dlib's 68 points (`data.synth.self_blend(image,
+for alignment and the face's outline (jaw, cheeks and forehead; dlib's 68 points stop at the
+brows), a blending mask for self-blended fakes (`data.synth.self_blend(image,
 landmarks.outline)` takes it as such a hull).
 
 The mesh model expects a face that fills much of its input, so each face is cut from the frame

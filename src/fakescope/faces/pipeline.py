@@ -12,7 +12,13 @@ from fakescope.faces.align import align_face
 from fakescope.faces.base import FaceDetector
 from fakescope.faces.crop import Border, CropSpec, center_crop, margin_crop
 from fakescope.faces.presets import preset_for
-from fakescope.faces.tracking import LinkedTrack, drop_short_tracks, link_tracks, smooth_boxes
+from fakescope.faces.tracking import (
+    LinkedTrack,
+    drop_short_tracks,
+    fill_between,
+    link_tracks,
+    smooth_boxes,
+)
 from fakescope.types import FaceCrop, FaceDetection, FaceTrack, Frame
 
 if TYPE_CHECKING:
@@ -44,6 +50,11 @@ class FacePipeline:
     (0: off); tracks seen in fewer than `min_track_frames` frames are dropped when a longer
     one exists.
 
+    With `detect_every` = k > 1 the detector runs only on every k-th sampled frame (and the
+    last); a track's boxes on the frames between two of its detections are interpolated in
+    time (`tracking.fill_between`). That divides the detector's cost by about k, at the price
+    of frames where a face moved fast or appeared between two searched frames.
+
     With a `landmark_provider` (faces/mesh.py), each tracked face's 5 points come from it
     (real mouth corners for BlazeFace boxes) where it fits the face; it runs once per face,
     so it is off by default.
@@ -68,6 +79,7 @@ class FacePipeline:
         probe_frames: int = 4,
         probe_min_ratio: float = 0.5,
         landmark_provider: LandmarkProvider | None = None,
+        detect_every: int = 1,
     ) -> None:
         if policy not in ("all", "largest"):
             raise ValueError(f"policy must be 'all' or 'largest', got {policy!r}")
@@ -90,6 +102,9 @@ class FacePipeline:
         self.max_gap_s = None if max_gap_s is None else float(max_gap_s)
         self.smooth_s = float(smooth_s)
         self.landmark_provider = landmark_provider
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+        self.detect_every = int(detect_every)
         if probe_frames < 0 or not 0.0 < probe_min_ratio <= 1.0:
             raise ValueError("probe_frames must be >= 0 and probe_min_ratio in (0, 1]")
         self.probe_frames = int(probe_frames)
@@ -146,24 +161,31 @@ class FacePipeline:
 
     def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
         """Face tracks of the frames; [] when no face is found and fallback is "none"."""
-        dets = self.detect([f.image for f in frames])
+        n = len(frames)
+        keys = sorted(set(range(0, n, self.detect_every)) | ({n - 1} if n else set()))
+        key_dets = self.detect([frames[i].image for i in keys])
         times = [f.time_s for f in frames]
+        key_times = [times[i] for i in keys]
         if self.policy == "largest":
             # detect_batch lists faces largest first
-            items = [(i, d[0]) for i, d in enumerate(dets) if d]
+            items = [(i, d[0]) for i, d in zip(keys, key_dets, strict=True) if d]
             found = [LinkedTrack(items)] if items else []
         else:
-            found = drop_short_tracks(
+            linked_keys = drop_short_tracks(
                 link_tracks(
-                    dets,
+                    key_dets,
                     iou_threshold=self.iou_threshold,
                     max_gap=self.max_gap,
-                    times=times,
+                    times=key_times,
                     max_gap_s=self.max_gap_s,
                 ),
                 self.min_track_frames,
-                len(frames),
+                len(keys),
             )
+            # positions in `key_dets` back to positions in `frames`
+            found = [LinkedTrack([(keys[p], d) for p, d in t.items]) for t in linked_keys]
+        if self.detect_every > 1:
+            found = [LinkedTrack(fill_between(t.items, times, self.max_gap_s)) for t in found]
         linked = [smooth_boxes(t.items, times, self.smooth_s) for t in found]
         if self.landmark_provider is not None:
             linked = [[(p, self._refine(frames[p].image, d)) for p, d in items] for items in linked]
@@ -180,7 +202,7 @@ class FacePipeline:
                 for pos, det in items
             ]
             tracks.append(FaceTrack(track_id=track_id, crops=crops))
-        if not tracks and self.fallback == "center" and frames and not any(dets):
+        if not tracks and self.fallback == "center" and frames and not any(key_dets):
             crops = [
                 FaceCrop(
                     image=center_crop(f.image, self.crop_size),

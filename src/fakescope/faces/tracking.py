@@ -180,3 +180,30 @@ def drop_short_tracks(tracks: list[LinkedTrack], min_detections: int, n_frames: 
     need = min(min_detections, n_frames)
     long_enough = [t for t in tracks if len(t.items) >= need]
     return long_enough or list(tracks)
+
+
+def fill_between(
+    items: Sequence[tuple[int, FaceDetection]], times: Sequence[float], max_gap_s: float | None
+) -> list[tuple[int, FaceDetection]]:
+    """One track's detections with the frames between two of them filled in: box and
+    landmarks interpolated linearly in time, confidence the lower of the two. Used when only
+    some sampled frames are searched (FacePipeline `detect_every`). Pairs further apart than
+    `max_gap_s` (None: any) are left unfilled; nothing is extrapolated past a track's ends."""
+    out: list[tuple[int, FaceDetection]] = []
+    for (pa, da), (pb, db) in zip(items, items[1:], strict=False):
+        out.append((pa, da))
+        span = times[pb] - times[pa]
+        if pb - pa < 2 or (max_gap_s is not None and span > max_gap_s):
+            continue
+        a, b = np.asarray(da.box, np.float64), np.asarray(db.box, np.float64)
+        for q in range(pa + 1, pb):
+            f = (times[q] - times[pa]) / span if span > 0 else (q - pa) / (pb - pa)
+            f = min(max(f, 0.0), 1.0)
+            lm = None
+            if da.landmarks is not None and db.landmarks is not None:
+                lm = ((1 - f) * da.landmarks + f * db.landmarks).astype(np.float32)
+            box = tuple(float(v) for v in (1 - f) * a + f * b)
+            out.append((q, FaceDetection(box=box, confidence=min(da.confidence, db.confidence), landmarks=lm)))
+    if items:
+        out.append(items[-1])
+    return out
