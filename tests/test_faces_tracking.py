@@ -123,9 +123,14 @@ def test_detect_every_k_interpolates_between_searched_frames():
     for c in tracks[0].crops:  # linear motion: the interpolated boxes are the true ones
         i = c.frame_index
         np.testing.assert_allclose(c.detection.box, (10 + 10 * i, 30, 50 + 10 * i, 70), atol=1e-6)
-    # searched frames further apart than max_gap_s are not bridged
-    sparse = FacePipeline(_SquareFinder(), crop_size=32, detect_every=3, smooth_s=0.0,
-                          probe_frames=0, max_gap_s=0.2, min_track_frames=1).process(_moving_square(8))
-    assert sorted(c.frame_index for t in sparse for c in t.crops) == [0, 3, 6, 7]
     with pytest.raises(ValueError, match="detect_every"):
         FacePipeline(det, detect_every=0)
+
+
+def test_detect_every_keeps_searched_frames_within_the_gap():
+    """Frames 0.4 s apart with a 1-s gap: searching every 4th (1.6 s apart) would end every
+    track between two searches, so the step drops to 2."""
+    det = _SquareFinder()
+    tracks = FacePipeline(det, crop_size=32, detect_every=4, probe_frames=0).process(_moving_square(9, dt=0.4))
+    assert det.seen == 5  # frames 0, 2, 4, 6, 8
+    assert len(tracks) == 1 and len(tracks[0].crops) == 9

@@ -53,7 +53,8 @@ class FacePipeline:
     With `detect_every` = k > 1 the detector runs only on every k-th sampled frame (and the
     last); a track's boxes on the frames between two of its detections are interpolated in
     time (`tracking.fill_between`). That divides the detector's cost by about k, at the price
-    of frames where a face moved fast or appeared between two searched frames.
+    of frames where a face moved fast or appeared between two searched frames. k is lowered
+    where needed so that searched frames stay within `max_gap_s` of each other.
 
     With a `landmark_provider` (faces/mesh.py), each tracked face's 5 points come from it
     (real mouth corners for BlazeFace boxes) where it fits the face; it runs once per face,
@@ -154,6 +155,14 @@ class FacePipeline:
             image, det.box, self.spec.margin, self.crop_size, self.spec.shift_y, self.border
         )
 
+    def search_step(self, times: Sequence[float]) -> int:
+        """`detect_every`, lowered so that searched frames are never more than `max_gap_s`
+        apart: farther, every track would end between two searched frames."""
+        steps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+        if self.detect_every == 1 or self.max_gap_s is None or not steps:
+            return self.detect_every
+        return max(1, min(self.detect_every, int(self.max_gap_s // max(steps))))
+
     def _refine(self, image: np.ndarray, det: FaceDetection) -> FaceDetection:
         """The detection with the landmark provider's 5 points, when it fits the face."""
         found = self.landmark_provider.landmarks(image, det)
@@ -162,9 +171,10 @@ class FacePipeline:
     def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
         """Face tracks of the frames; [] when no face is found and fallback is "none"."""
         n = len(frames)
-        keys = sorted(set(range(0, n, self.detect_every)) | ({n - 1} if n else set()))
-        key_dets = self.detect([frames[i].image for i in keys])
         times = [f.time_s for f in frames]
+        k = self.search_step(times)
+        keys = sorted(set(range(0, n, k)) | ({n - 1} if n else set()))
+        key_dets = self.detect([frames[i].image for i in keys])
         key_times = [times[i] for i in keys]
         if self.policy == "largest":
             # detect_batch lists faces largest first
@@ -184,7 +194,7 @@ class FacePipeline:
             )
             # positions in `key_dets` back to positions in `frames`
             found = [LinkedTrack([(keys[p], d) for p, d in t.items]) for t in linked_keys]
-        if self.detect_every > 1:
+        if k > 1:
             found = [LinkedTrack(fill_between(t.items, times, self.max_gap_s)) for t in found]
         linked = [smooth_boxes(t.items, times, self.smooth_s) for t in found]
         if self.landmark_provider is not None:
