@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--detector", default="mtcnn")
     ap.add_argument("--pad", type=float, default=0.5)
+    ap.add_argument("--scale-jitter", type=float, default=0.0,
+                    help="enlarge each padded crop by a random factor in [1, 1+this] (dlib: 0.2)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path)
     args = ap.parse_args(argv)
@@ -101,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     # 1. framing of the training crops. Crops are <= 224 px: detect at full resolution.
     crop_detector = create_face_detector(args.detector, detect_max_side=None, min_face_size=40)
     t0 = time.perf_counter()
-    stats = measure_framing((read_rgb(p) for p in sample), crop_detector, pad=args.pad)
+    stats = measure_framing((read_rgb(p) for p in sample), crop_detector, pad=args.pad,
+                            scale_jitter=args.scale_jitter, seed=args.seed)
     summary = stats.summary()
     spec = stats.crop_spec()
     result: dict = {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "detector": crop_detector.config(),
         "pad": args.pad,
+        "scale_jitter": args.scale_jitter,
         "seed": args.seed,
         "seconds": round(time.perf_counter() - t0, 1),
         "framing": summary,

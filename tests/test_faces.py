@@ -65,7 +65,7 @@ def two_faces(astronaut):
 # --- detectors -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["mtcnn", "dlib", "haar"])
+@pytest.mark.parametrize("name", ["mtcnn", "blazeface", "dlib", "haar"])
 def test_each_detector_finds_the_astronaut(name, astronaut, mtcnn):
     if name == "haar" and not _has_haar():
         pytest.skip(f"OpenCV {cv2.__version__} has no CascadeClassifier (needs opencv<5)")

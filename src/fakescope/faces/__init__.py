@@ -9,17 +9,26 @@ from fakescope.faces.crop import CropSpec, center_crop, crop_region, margin_crop
 from fakescope.faces.detectors import DETECTOR_NAMES, create_face_detector
 from fakescope.faces.framing import FramingStats, measure_framing
 from fakescope.faces.pipeline import FALLBACK_TRACK_ID, FacePipeline
-from fakescope.faces.presets import CROP_PRESETS, get_crop_spec
+from fakescope.faces.presets import (
+    CROP_PRESETS,
+    DETECTOR_FRAMINGS,
+    FramingError,
+    get_crop_spec,
+    measured_detectors,
+    preset_for,
+)
 from fakescope.faces.tracking import LinkedTrack, box_iou, link_tracks
 
 __all__ = [
     "CROP_PRESETS",
+    "DETECTOR_FRAMINGS",
     "DETECTOR_NAMES",
     "FALLBACK_TRACK_ID",
     "FFHQ_TEMPLATE_512",
     "CropSpec",
     "FaceDetector",
     "FacePipeline",
+    "FramingError",
     "FramingStats",
     "LinkedTrack",
     "align_face",
@@ -32,6 +41,8 @@ __all__ = [
     "link_tracks",
     "margin_crop",
     "measure_framing",
+    "measured_detectors",
+    "preset_for",
     "square_box",
     "template_points",
 ]

@@ -2,7 +2,7 @@
 and reports boxes and landmarks in the image's full-resolution coordinates.
 
 Detecting on a downscaled copy is what makes 1080p video affordable on a CPU; doing the
-downscale and the rescale in one place keeps the three detectors interchangeable.
+downscale and the rescale in one place keeps the detectors interchangeable.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class FaceDetector(ABC):
 
     `detect_max_side` caps the longer side of the copy the detector runs on (None: full size);
     `min_face_size` is in full-resolution pixels (shorter box side); `min_confidence` is on the
-    detector's own score scale (MTCNN: probability; dlib: SVM margin; Haar: cascade weight).
+    detector's own score scale (MTCNN, BlazeFace: probability; dlib: SVM margin; Haar: cascade
+    weight).
     """
 
     name: str = "base"

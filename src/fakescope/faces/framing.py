@@ -68,7 +68,11 @@ class FramingStats:
 
 
 def measure_framing(
-    crops: Iterable[np.ndarray], detector: FaceDetector, pad: float = 0.5
+    crops: Iterable[np.ndarray],
+    detector: FaceDetector,
+    pad: float = 0.5,
+    scale_jitter: float = 0.0,
+    seed: int = 0,
 ) -> FramingStats:
     """Run `detector` on each crop and record where its box sits in the crop.
 
@@ -76,7 +80,15 @@ def measure_framing(
     that fills the whole image is at the edge of what a detector's pyramid and box regression
     handle, and padding gives the box room to extend past a crop that cuts the chin or brow.
     The largest face in each crop is taken as the crop's face.
+
+    Crops of one size hold faces of nearly one size, so a detector whose box sizes come in
+    pyramid steps (dlib: 1.2x) would give the same box for almost every crop. `scale_jitter`
+    > 0 enlarges each padded crop by a factor drawn log-uniformly in [1, 1 + scale_jitter]
+    before detection (box mapped back), so the steps average out; set it to the step - 1.
     """
+    if scale_jitter < 0:
+        raise ValueError(f"scale_jitter must be >= 0, got {scale_jitter}")
+    rng = np.random.default_rng(seed)
     stats = FramingStats()
     for crop in crops:
         check_image(crop, "crop")
@@ -84,12 +96,15 @@ def measure_framing(
         h, w = crop.shape[:2]
         p = int(round(pad * max(h, w)))
         img = cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE) if p else crop
+        k = float(np.exp(rng.uniform(0.0, np.log1p(scale_jitter)))) if scale_jitter else 1.0
+        if k != 1.0:
+            img = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
         dets = detector.detect(img)
         if not dets:
             stats.missed.append(stats.n_crops - 1)
             continue
         d = dets[0]
-        x0, y0, x1, y1 = (v - p for v in d.box)
+        x0, y0, x1, y1 = (v / k - p for v in d.box)
         side = max(x1 - x0, y1 - y0)
         crop_side = float(max(h, w))
         stats.side_ratio.append(side / crop_side)
@@ -99,5 +114,5 @@ def measure_framing(
         stats.shift_y.append((h / 2 - (y0 + y1) / 2) / side)
         stats.confidence.append(d.confidence)
         if d.landmarks is not None:
-            stats.landmarks.append((d.landmarks - p) / crop_side)
+            stats.landmarks.append((d.landmarks / k - p) / crop_side)
     return stats

@@ -1,4 +1,4 @@
-"""MTCNN (facenet-pytorch), the default detector: batched over frames, 5 landmarks per face.
+"""MTCNN (facenet-pytorch): batched over frames, 5 landmarks per face (default before BlazeFace).
 
 Seed 001 picked batched facenet-pytorch MTCNN as the fastest accurate option; its weights ship
 inside the package, so nothing downloads.
@@ -10,7 +10,7 @@ each of the few thousand candidate boxes of a 32-frame batch with its own small
 multi-threaded torch call. On the project's 2-core machine that made its `detect` 1.6x
 slower than this code when the machine was nearly idle (2.08 s against 1.28 s for 32
 640x360 frames). With the cores busy, it was up to 10x slower (30 s against 3-4 s), because
-every small call waits for a free core. See benchmarks/results/faces.md. On average the
+every small call waits for a free core. See benchmarks/results/mtcnn.md. On average the
 boxes agree with facenet-pytorch's to within 1 px. A single box can differ by up to 10 px
 on an 80-px face, about as much as MTCNN jitters between neighbouring frames.
 """

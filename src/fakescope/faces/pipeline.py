@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Literal
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from fakescope.faces.align import align_face
 from fakescope.faces.base import FaceDetector
 from fakescope.faces.crop import Border, CropSpec, center_crop, margin_crop
-from fakescope.faces.presets import get_crop_spec
-from fakescope.faces.tracking import link_tracks
+from fakescope.faces.presets import preset_for
+from fakescope.faces.tracking import (
+    LinkedTrack,
+    drop_short_tracks,
+    fill_between,
+    link_tracks,
+    smooth_boxes,
+)
 from fakescope.types import FaceCrop, FaceDetection, FaceTrack, Frame
+
+if TYPE_CHECKING:
+    from fakescope.faces.mesh import LandmarkProvider
 
 Policy = Literal["all", "largest"]
 Fallback = Literal["none", "center"]
@@ -35,6 +45,21 @@ class FacePipeline:
     spaced frames at its own minimum face size; when they hold faces, the other frames are
     searched only for faces at least `probe_min_ratio` x the smallest face probed. Faces
     much smaller than every face of the probe frames are then missed (0 turns probing off).
+
+    Tracking (faces/tracking.py): a face unseen for more than `max_gap_s` seconds ends its
+    track (None: after `max_gap` sampled frames); boxes are smoothed over `smooth_s` seconds
+    (0: off); tracks seen in fewer than `min_track_frames` frames are dropped when a longer
+    one exists.
+
+    With `detect_every` = k > 1 the detector runs only on every k-th sampled frame (and the
+    last); a track's boxes on the frames between two of its detections are interpolated in
+    time (`tracking.fill_between`). That divides the detector's cost by about k, at the price
+    of frames where a face moved fast or appeared between two searched frames. k is lowered
+    where needed so that searched frames stay within `max_gap_s` of each other.
+
+    With a `landmark_provider` (faces/mesh.py), each tracked face's 5 points come from it
+    (real mouth corners for BlazeFace boxes) where it fits the face; it runs once per face,
+    so it is off by default.
     """
 
     def __init__(
@@ -49,10 +74,14 @@ class FacePipeline:
         shift_y: float = 0.0,
         border: Border = "constant",
         max_gap: int = 3,
-        min_track_frames: int = 1,
+        min_track_frames: int = 3,
         iou_threshold: float = 0.3,
+        max_gap_s: float | None = 1.0,
+        smooth_s: float = 0.15,
         probe_frames: int = 4,
         probe_min_ratio: float = 0.5,
+        landmark_provider: LandmarkProvider | None = None,
+        detect_every: int = 1,
     ) -> None:
         if policy not in ("all", "largest"):
             raise ValueError(f"policy must be 'all' or 'largest', got {policy!r}")
@@ -70,6 +99,14 @@ class FacePipeline:
         self.max_gap = int(max_gap)
         self.min_track_frames = int(min_track_frames)
         self.iou_threshold = float(iou_threshold)
+        if (max_gap_s is not None and max_gap_s < 0) or smooth_s < 0 or min_track_frames < 1:
+            raise ValueError("max_gap_s and smooth_s must be >= 0 and min_track_frames >= 1")
+        self.max_gap_s = None if max_gap_s is None else float(max_gap_s)
+        self.smooth_s = float(smooth_s)
+        self.landmark_provider = landmark_provider
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+        self.detect_every = int(detect_every)
         if probe_frames < 0 or not 0.0 < probe_min_ratio <= 1.0:
             raise ValueError("probe_frames must be >= 0 and probe_min_ratio in (0, 1]")
         self.probe_frames = int(probe_frames)
@@ -79,8 +116,9 @@ class FacePipeline:
     def from_spec(
         cls, detector: FaceDetector, spec: CropSpec | str, crop_size: int = 224, **kwargs
     ) -> FacePipeline:
-        """A pipeline framed by a CropSpec or a preset name from CROP_PRESETS."""
-        spec = get_crop_spec(spec) if isinstance(spec, str) else spec
+        """A pipeline framed by a CropSpec, or by a preset name: then the framing measured for
+        this face detector's boxes (`presets.preset_for`; FramingError when there is none)."""
+        spec = preset_for(detector, spec) if isinstance(spec, str) else spec
         return cls(
             detector, crop_size, margin=spec.margin, align=spec.align, shift_y=spec.shift_y, **kwargs
         )
@@ -118,19 +156,83 @@ class FacePipeline:
             image, det.box, self.spec.margin, self.crop_size, self.spec.shift_y, self.border
         )
 
+    def search_step(self, times: Sequence[float]) -> int:
+        """`detect_every`, lowered so that searched frames are never more than `max_gap_s`
+        apart: farther, every track would end between two searched frames."""
+        steps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+        if self.detect_every == 1 or self.max_gap_s is None or not steps:
+            return self.detect_every
+        return max(1, min(self.detect_every, int(self.max_gap_s // max(steps))))
+
+    def _refine(self, image: np.ndarray, det: FaceDetection) -> FaceDetection:
+        """The detection with the landmark provider's 5 points, when it fits the face."""
+        found = self.landmark_provider.landmarks(image, det)
+        return det if found is None else dataclasses.replace(det, landmarks=found.five)
+
     def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
         """Face tracks of the frames; [] when no face is found and fallback is "none"."""
-        dets = self.detect([f.image for f in frames])
-        times = [(f.index, f.time_s) for f in frames]
-        centre = (lambda pos: center_crop(frames[pos].image, self.crop_size))
-        return self._tracks(dets, times, lambda pos, det: self.crop(frames[pos].image, det), centre)
+        n = len(frames)
+        times = [f.time_s for f in frames]
+        k = self.search_step(times)
+        keys = sorted(set(range(0, n, k)) | ({n - 1} if n else set()))
+        key_dets = self.detect([frames[i].image for i in keys])
+        key_times = [times[i] for i in keys]
+        # positions in `key_dets` back to positions in `frames`
+        found = [LinkedTrack([(keys[p], d) for p, d in t.items])
+                 for t in self._link(key_dets, key_times)]
+        if k > 1:
+            found = [LinkedTrack(fill_between(t.items, times, self.max_gap_s)) for t in found]
+        linked = [smooth_boxes(t.items, times, self.smooth_s) for t in found]
+        if self.landmark_provider is not None:
+            linked = [[(p, self._refine(frames[p].image, d)) for p, d in items] for items in linked]
+        tracks = []
+        for track_id, items in enumerate(linked):
+            crops = [
+                FaceCrop(
+                    image=self.crop(frames[pos].image, det),
+                    frame_index=frames[pos].index,
+                    time_s=frames[pos].time_s,
+                    track_id=track_id,
+                    detection=det,
+                )
+                for pos, det in items
+            ]
+            tracks.append(FaceTrack(track_id=track_id, crops=crops))
+        if not tracks and self.fallback == "center" and frames and not any(key_dets):
+            crops = [
+                FaceCrop(
+                    image=center_crop(f.image, self.crop_size),
+                    frame_index=f.index,
+                    time_s=f.time_s,
+                    track_id=FALLBACK_TRACK_ID,
+                    detection=None,
+                    fallback=True,
+                )
+                for f in frames
+            ]
+            tracks.append(FaceTrack(track_id=FALLBACK_TRACK_ID, crops=crops))
+        return tracks
+
+    def _link(self, dets: list[list[FaceDetection]], times: Sequence[float]) -> list[LinkedTrack]:
+        """Tracks over the given frame positions: by policy, gaps in seconds, short ones dropped."""
+        if self.policy == "largest":
+            # detect_batch lists faces largest first
+            items = [(i, d[0]) for i, d in enumerate(dets) if d]
+            return [LinkedTrack(items)] if items else []
+        return drop_short_tracks(
+            link_tracks(dets, iou_threshold=self.iou_threshold, max_gap=self.max_gap,
+                        times=list(times), max_gap_s=self.max_gap_s),
+            self.min_track_frames,
+            len(dets),
+        )
 
     def process_stream(self, frames: Iterable[Frame]) -> list[FaceTrack]:
         """`process` for more frames than memory holds (every frame of a long video): frames
-        are read `batch_size` at a time, each face is cropped at once and the frame let go, so
-        memory grows with the crops, not the frames. The first batch plays the probe frames'
-        part: later batches are searched for faces at least `probe_min_ratio` x its smallest."""
-        times: list[tuple[int, float]] = []
+        are read `batch_size` at a time, every frame is searched, each face is cropped at once
+        and its frame let go, so memory grows with the crops, not the frames. Boxes are not
+        smoothed here (smoothing needs the frames after the boxes are known); the first batch
+        plays the probe frames' part for the minimum face size."""
+        meta: list[tuple[int, float]] = []
         dets: list[list[FaceDetection]] = []
         crops: dict[tuple[int, int], np.ndarray] = {}
         centres: list[np.ndarray] = []
@@ -141,60 +243,28 @@ class FacePipeline:
             if min_face is None and self.probe_frames and sizes:
                 min_face = max(self.detector.min_face_size, self.probe_min_ratio * min(sizes))
             for frame, ds in zip(chunk, found, strict=True):
-                pos = len(times)
-                times.append((frame.index, frame.time_s))
+                pos = len(meta)
+                meta.append((frame.index, frame.time_s))
+                if self.landmark_provider is not None:
+                    ds = [self._refine(frame.image, d) for d in ds]
                 dets.append(ds)
                 for k, d in enumerate(ds if self.policy == "all" else ds[:1]):
                     crops[(pos, k)] = self.crop(frame.image, d)
                 if self.fallback == "center" and not crops:
                     centres.append(center_crop(frame.image, self.crop_size))
-        return self._tracks(dets, times, lambda pos, det: crops[(pos, _index_of(dets[pos], det))],
-                            lambda pos: centres[pos])
-
-    def _tracks(self, dets: list[list[FaceDetection]], times: Sequence[tuple[int, float]],
-                crop_of: Callable[[int, FaceDetection], np.ndarray],
-                centre_of: Callable[[int], np.ndarray]) -> list[FaceTrack]:
-        """Link the detections of each frame position into tracks of crops."""
-        if self.policy == "largest":
-            # detect_batch lists faces largest first
-            items = [(i, d[0]) for i, d in enumerate(dets) if d]
-            linked = [items] if items else []
-        else:
-            linked = [
-                t.items
-                for t in link_tracks(
-                    dets,
-                    iou_threshold=self.iou_threshold,
-                    max_gap=self.max_gap,
-                    min_length=self.min_track_frames,
-                )
-            ]
         tracks = []
-        for track_id, items in enumerate(linked):
-            crops = [
-                FaceCrop(
-                    image=crop_of(pos, det),
-                    frame_index=times[pos][0],
-                    time_s=times[pos][1],
-                    track_id=track_id,
-                    detection=det,
-                )
-                for pos, det in items
-            ]
-            tracks.append(FaceTrack(track_id=track_id, crops=crops))
-        if not tracks and self.fallback == "center" and times and not any(dets):
-            crops = [
-                FaceCrop(
-                    image=centre_of(pos),
-                    frame_index=index,
-                    time_s=time_s,
-                    track_id=FALLBACK_TRACK_ID,
-                    detection=None,
-                    fallback=True,
-                )
-                for pos, (index, time_s) in enumerate(times)
-            ]
-            tracks.append(FaceTrack(track_id=FALLBACK_TRACK_ID, crops=crops))
+        for track_id, t in enumerate(self._link(dets, [m[1] for m in meta])):
+            tracks.append(FaceTrack(track_id=track_id, crops=[
+                FaceCrop(image=crops[(pos, _index_of(dets[pos], det))], frame_index=meta[pos][0],
+                         time_s=meta[pos][1], track_id=track_id, detection=det)
+                for pos, det in t.items
+            ]))
+        if not tracks and self.fallback == "center" and meta and not any(dets):
+            tracks.append(FaceTrack(track_id=FALLBACK_TRACK_ID, crops=[
+                FaceCrop(image=centres[pos], frame_index=index, time_s=time_s,
+                         track_id=FALLBACK_TRACK_ID, detection=None, fallback=True)
+                for pos, (index, time_s) in enumerate(meta)
+            ]))
         return tracks
 
 

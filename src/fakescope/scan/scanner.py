@@ -124,6 +124,10 @@ class Scanner:
             crop_size=req.input_size,
             policy=policy,
             fallback="none",  # a frame without a face is no evidence, never a center crop
+            # A person is a track seen in several sampled frames: beside one, a track seen in
+            # one or two frames is more often a false detection (a poster, a pattern) than a
+            # person; alone, short tracks are all the evidence there is and are scored.
+            min_track_frames=self.min_track_frames,
         )
         self.settings_key = settings_key(self.settings())
 
@@ -204,15 +208,9 @@ class Scanner:
             with _timed(timings, "faces"):
                 tracks = self.faces.process(frames)
             del frames
+        # Short tracks beside a long one were already dropped by the face pipeline
+        # (`faces.tracking.drop_short_tracks`, min_track_frames).
         tracks = self._real_tracks(tracks)
-        # A person is a track seen in several sampled frames: beside one, a track seen in one or
-        # two frames is more often a false detection (a poster, a pattern) than a person. When
-        # no track is that long (a face the tracker lost and found again, a very short clip),
-        # the short ones are all the evidence there is, and they are scored rather than dropped.
-        need = min(self.min_track_frames, n_read)
-        long_enough = [t for t in tracks if len(t.crops) >= need]
-        if long_enough:
-            tracks = long_enough
         if not tracks:
             timings["total"] = time.perf_counter() - t_start
             return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings,
