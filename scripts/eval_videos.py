@@ -63,7 +63,8 @@ def _load_done(path: Path) -> dict[str, dict]:
     return out
 
 
-def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[str]) -> None:
+def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[str],
+              face_detector: str = "mtcnn") -> None:
     built = {}
     for name, weights in detectors.items():
         built[name] = create_detector(weights=None if weights == "packaged" else weights,
@@ -73,7 +74,8 @@ def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[st
     if len(presets) != 1:
         raise SystemExit(f"detectors want different framings {presets}; score them separately")
     front_name = max(sizes, key=sizes.get)
-    scanners = {n: Scanner(d, sampling=sampling) for n, d in built.items()}
+    scanners = {n: Scanner(d, face_detector=face_detector, sampling=sampling)
+                for n, d in built.items()}
     front = scanners[front_name]
     logs = {n: out / f"{n}.jsonl" for n in built}
     done = {n: _load_done(p) for n, p in logs.items()}
@@ -194,15 +196,18 @@ def main(argv: list[str] | None = None) -> int:
                          "NAME's shipped weights); repeat")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--sampling", default="uniform:32")
+    ap.add_argument("--face-detector", default="mtcnn",
+                    help="face detector of the front half (default: %(default)s)")
     ap.add_argument("--sets", default="videos,timit")
     ap.add_argument("--doc", type=Path, help="also write the markdown here")
     args = ap.parse_args(argv)
     detectors = dict(d.split("=", 1) for d in args.detector)
-    score_all(detectors, args.out, args.sampling, args.sets.split(","))
+    score_all(detectors, args.out, args.sampling, args.sets.split(","), args.face_detector)
     summary = summarise(detectors, args.out)
     atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     command = ".venv/bin/python scripts/eval_videos.py " + " ".join(
-        [f"--detector {d}" for d in args.detector] + [f"--out {args.out}"])
+        [f"--detector {d}" for d in args.detector] + [f"--out {args.out}"]
+        + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else []))
     md = render(summary, command)
     atomic_write_text(args.out / "videos_eval.md", md)
     if args.doc:

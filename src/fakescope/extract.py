@@ -157,7 +157,8 @@ def sampling_for(label: int | None, config: ExtractConfig):
 
 def build_pipeline(config: ExtractConfig):
     """The face detector + FacePipeline this config asks for (built once per process)."""
-    from fakescope.faces import CropSpec, FacePipeline, create_face_detector, get_crop_spec
+    from fakescope.faces import CropSpec, FacePipeline, create_face_detector
+    from fakescope.faces.presets import preset_for
 
     kwargs: dict[str, Any] = {}
     if config.detect_max_side is not None:
@@ -165,7 +166,8 @@ def build_pipeline(config: ExtractConfig):
     detector = create_face_detector(
         config.detector, device=config.device, min_face_size=config.min_face_size, **kwargs
     )
-    spec = get_crop_spec(config.crop_preset) if config.crop_preset else CropSpec()
+    # the preset's framing as measured for this face detector's boxes (docs/framing.md)
+    spec = preset_for(detector, config.crop_preset) if config.crop_preset else CropSpec()
     if config.margin is not None:
         spec = dataclasses.replace(spec, margin=config.margin)
     if config.align:

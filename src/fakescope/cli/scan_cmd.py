@@ -59,7 +59,7 @@ exit status (like a virus scanner):
 
 def register(sub: argparse._SubParsersAction) -> None:
     from fakescope.evaluate.aggregate import METHODS
-    from fakescope.faces.detectors import DETECTOR_NAMES
+    from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR, DETECTOR_NAMES
 
     p = sub.add_parser(
         "scan",
@@ -90,8 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: %(default)s)")
     p.add_argument("--threshold", type=float, default=None,
                    help="fake iff score >= this (default: the weights' calibrated threshold)")
-    p.add_argument("--face-detector", default="mtcnn", choices=DETECTOR_NAMES,
-                   help="default: %(default)s")
+    p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,
+                   help="blazeface is ~10x faster than mtcnn, but the shipped detectors were "
+                        "measured less accurate on its crops (docs/videos_eval.md) "
+                        "(default: %(default)s)")
     p.add_argument("--min-face", type=float, default=None, metavar="PX",
                    help="smallest face side to consider, in pixels (default: the face "
                         "detector's own; smaller faces carry little evidence)")

@@ -28,6 +28,8 @@ every /api call then needs "Authorization: Bearer TOKEN" (the page asks for it).
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR, DETECTOR_NAMES
+
     p = sub.add_parser("serve", help="web page + REST API for scanning files",
                        description="Serve fakescope's web page and REST API.", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", default=None, help="default detector family of the scans")
     p.add_argument("--weights", default=None, metavar="FILE", help="detector bundle to use")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
-    p.add_argument("--face-detector", default="mtcnn", help="default: %(default)s")
+    p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,
+                   help="default: %(default)s")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="seconds one scan may take (default: %(default)s)")
     p.add_argument("--max-memory", type=float, default=8192.0, metavar="MB",

@@ -36,6 +36,7 @@ import numpy as np
 from fakescope.detectors.base import Detector
 from fakescope.errors import MediaError
 from fakescope.evaluate.aggregate import aggregate_scores
+from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
 from fakescope.scan.outcome import REASON_NO_FACE, UNREADABLE, error_result, try_hash
 from fakescope.scan.settings import SCAN_LOGIC_VERSION, settings_key
 from fakescope.types import FaceCrop, FaceTrack, ScanResult, TimelinePoint, TrackResult
@@ -72,7 +73,8 @@ class Scanner:
     """Scans one file at a time with one detector and one face pipeline (built once).
 
     detector: a `Detector`; its requirements set the crop size and framing.
-    face_detector: a `fakescope.faces` detector name (``mtcnn``, ``dlib``, ``haar``) or instance.
+    face_detector: a `fakescope.faces` detector name (``mtcnn``, ``blazeface``, ``dlib``, ``haar``)
+      or instance; default `faces.detectors.DEFAULT_FACE_DETECTOR`.
     sampling: which video frames to look at (``uniform:32``, ``every:10``, ``keyframes``,
       ``all`` or a sampling object). Uniform sampling never repeats frames here.
     policy: ``all`` faces or only the ``largest`` per frame.
@@ -83,7 +85,7 @@ class Scanner:
     def __init__(
         self,
         detector: Detector,
-        face_detector="mtcnn",
+        face_detector=DEFAULT_FACE_DETECTOR,
         sampling="uniform:32",
         policy: str = "all",
         aggregation: str = "mean",

@@ -8,6 +8,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
+
 # Bump when a change to the scan logic changes results for the same settings (a re-run must
 # not reuse answers the new logic would give differently).
 SCAN_LOGIC_VERSION = 2
@@ -22,7 +24,7 @@ class ScanSettings:
     weights: str | None = None
     device: str | None = None
     runtime: str = "auto"
-    face_detector: str = "mtcnn"
+    face_detector: str = DEFAULT_FACE_DETECTOR
     min_face: float | None = None
     sampling: str = "uniform:32"
     policy: str = "all"

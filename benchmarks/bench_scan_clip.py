@@ -1,0 +1,103 @@
+"""End-to-end seconds of the default scan on the shared 10-s DFDC clips, as a ratio to decoding
+the same sampled frames in the same run, per face detector; and the start-up of a one-image scan.
+
+  decode       `read_frames(clip, "uniform:32")`: the sampled frames only (the floor)
+  scan         `Scanner.scan_file(clip)` with the default detector, warm (built once)
+  one image    `fakescope scan face.png` as a user runs it, a fresh process each time: with the
+               default worker isolation, and with --in-process
+Best of `--repeat` runs per cell (the machine is shared; the least disturbed run).
+
+    .venv/bin/python benchmarks/bench_scan_clip.py          # -> benchmarks/results/scan_clip.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fakescope.media import read_frames
+from fakescope.output.atomic import atomic_write_text
+from fakescope.scan import ScanSettings
+
+REPO = Path(__file__).resolve().parents[1]
+CLIPS = REPO.parent / "shared" / "data" / "videos" / "dfdc"
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--face-detectors", default="blazeface,mtcnn")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scan_clip.md")
+    args = ap.parse_args()
+    load = os.getloadavg()
+    clips = sorted(CLIPS.glob("*.mp4"))
+    if not clips:
+        raise SystemExit(f"no clips under {CLIPS}")
+    rows = []
+    for fd in args.face_detectors.split(","):
+        scanner = ScanSettings(face_detector=fd).build()
+        for clip in clips:
+            scanner.scan_file(clip)  # warm caches, lazy imports
+            t_decode = best(lambda c=clip: read_frames(c, "uniform:32"), args.repeat)
+            t_scan = best(lambda c=clip: scanner.scan_file(c), args.repeat)
+            r = scanner.scan_file(clip)
+            rows.append((fd, clip.name, t_decode, t_scan, r.verdict, len(r.tracks)))
+    from skimage import data
+    from PIL import Image
+
+    image = Path(tempfile.mkdtemp()) / "face.png"
+    Image.fromarray(data.astronaut()).save(image)
+    cmd = [sys.executable, "-m", "fakescope", "scan", str(image), "--no-progress"]
+    t_iso = best(lambda: subprocess.run(cmd, capture_output=True, check=False), args.repeat)
+    t_inp = best(lambda: subprocess.run(cmd + ["--in-process"], capture_output=True, check=False),
+                 args.repeat)
+    t_ver = best(lambda: subprocess.run([sys.executable, "-m", "fakescope", "--version"],
+                                        capture_output=True, check=False), args.repeat)
+    lines = [
+        "# End to end: a 10-s clip, and a one-image scan from a cold start",
+        "",
+        "Command: `.venv/bin/python benchmarks/bench_scan_clip.py`",
+        "",
+        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}; "
+        f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (shared with other "
+        f"jobs: best of {args.repeat} runs per cell). Clips: the shared DFDC 10-s clips "
+        "(`../shared/data/videos/dfdc/`), default detector, uniform:32.",
+        "",
+        "| face detector | clip | decode s | scan s | scan / decode | verdict | tracks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fd, name, td, ts, verdict, n in rows:
+        lines.append(f"| {fd} | {name} | {td:.2f} | {ts:.2f} | {ts / td:.2f}x | {verdict} | {n} |")
+    lines += [
+        "",
+        "One image (`fakescope scan face.png`, a fresh process, start-up included):",
+        "",
+        "| run | wall s |",
+        "|---|---|",
+        f"| `fakescope --version` | {t_ver:.2f} |",
+        f"| scan, default (a worker process) | {t_iso:.2f} |",
+        f"| scan --in-process | {t_inp:.2f} |",
+        "",
+    ]
+    atomic_write_text(args.out, "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
