@@ -156,13 +156,15 @@ def summarise(detectors: dict[str, str], out: Path) -> dict:
     return summary
 
 
-def render(summary: dict, command: str) -> str:
+def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
     lines = ["# Videos end to end: the 46 shared videos and the DeepfakeTIMIT dev set", "",
              "Measured with:", "```", command, "```", "",
              "Each detector scans through the same pipeline as `fakescope scan` (uniform 32 "
-             "frames, MTCNN, `dfdc_tight` framing, short tracks (< 3 sampled frames) ignored beside a longer one, mean over "
-             "a track, max over tracks) at its own shipped threshold; faces are found once per "
-             "video and each detector gets them resized to its input size.", "",
+             f"frames, {face_detector} faces, `dfdc_tight` framing as measured for that face "
+             "detector, tracks linked with gaps in seconds and boxes smoothed over time, short "
+             "tracks (< 3 sampled frames) ignored beside a longer one, mean over a track, max "
+             "over tracks) at its own shipped threshold; faces are found once per video and each "
+             "detector gets them resized to its input size.", "",
              "| detector | threshold | video AUC (46, 95 % CI) | false alarms (24 real) | DFDC "
              "fakes flagged (22) | DeepfakeTIMIT flagged (160) | abstained |",
              "|---|---|---|---|---|---|---|"]
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python scripts/eval_videos.py " + " ".join(
         [f"--detector {d}" for d in args.detector] + [f"--out {args.out}"]
         + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else []))
-    md = render(summary, command)
+    md = render(summary, command, args.face_detector)
     atomic_write_text(args.out / "videos_eval.md", md)
     if args.doc:
         atomic_write_text(args.doc, md)
