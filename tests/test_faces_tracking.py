@@ -17,11 +17,19 @@ def _det(x, y, s=100.0):
 
 def test_gap_is_measured_in_seconds():
     frames = [[_det(0, 0)], [], [], [_det(5, 0)]]
-    # three sampled frames apart either way; 0.3 s apart in a dense clip, 3 s in a sparse one
+    # three sampled frames apart either way: 0.3 s in a dense clip, linked
     dense = link_tracks(frames, times=[0.0, 0.1, 0.2, 0.3], max_gap_s=1.0)
-    sparse = link_tracks(frames, times=[0.0, 1.0, 2.0, 3.0], max_gap_s=1.0)
     assert [t.positions for t in dense] == [[0, 3]]
-    assert [t.positions for t in sparse] == [[0], [3]]
+    # dense sampling, 1.5 s without the face: the limit in seconds ends the track
+    dense = [[_det(0, 0)]] + [[] for _ in range(14)] + [[_det(5, 0)]]
+    assert [t.positions for t in link_tracks(dense, times=[i / 10 for i in range(16)],
+                                             max_gap_s=1.0)] == [[0], [15]]
+    # sparse sampling (1 s apart): up to max_gap missed samples are allowed, more are not
+    sparse = link_tracks(frames, times=[0.0, 1.0, 2.0, 3.0], max_gap_s=1.0, max_gap=3)
+    assert [t.positions for t in sparse] == [[0, 3]]
+    far = [[_det(0, 0)], [], [], [], [], [_det(5, 0)]]
+    sparse = link_tracks(far, times=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], max_gap_s=1.0, max_gap=3)
+    assert [t.positions for t in sparse] == [[0], [5]]
     # a frame repeated by circular padding (earlier time) is no gap
     padded = link_tracks([[_det(0, 0)], [_det(2, 0)]], times=[9.0, 0.0], max_gap_s=0.5)
     assert [t.positions for t in padded] == [[0, 1]]
@@ -134,3 +142,22 @@ def test_detect_every_keeps_searched_frames_within_the_gap():
     tracks = FacePipeline(det, crop_size=32, detect_every=4, probe_frames=0).process(_moving_square(9, dt=0.4))
     assert det.seen == 5  # frames 0, 2, 4, 6, 8
     assert len(tracks) == 1 and len(tracks[0].crops) == 9
+
+
+def test_sparse_sampling_does_not_split_a_steady_face():
+    """32 frames over a 30-s clip are ~1 s apart, beyond the 1-s gap: one person stays one
+    track (a per-frame split made the max over tracks flag real videos)."""
+    from fakescope.faces.tracking import link_tracks
+    from fakescope.types import FaceDetection
+
+    times = [i * 0.97 for i in range(32)]
+    dets = [[FaceDetection(box=(100.0 + i, 100.0, 200.0 + i, 220.0), confidence=0.99)]
+            for i in range(32)]
+    dets[10] = []  # one missed sample
+    tracks = link_tracks(dets, times=times, max_gap_s=1.0, max_gap=3)
+    assert len(tracks) == 1 and len(tracks[0].items) == 31
+    # Dense sampling keeps the limit in seconds: 2 s without the face ends the track.
+    times = [i / 30 for i in range(120)]
+    dets = [[FaceDetection(box=(100.0, 100.0, 200.0, 220.0), confidence=0.99)] if not 30 <= i < 90
+            else [] for i in range(120)]
+    assert len(link_tracks(dets, times=times, max_gap_s=1.0, max_gap=3)) == 2
