@@ -138,7 +138,7 @@ def test_blazeface_is_listed_and_mtcnn_stays_the_default():
     from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
 
     assert "blazeface" in DETECTOR_NAMES
-    # the shipped detectors lose accuracy on BlazeFace's crops (docs/videos_eval.md)
+    # the shipped detectors are measured with MTCNN's crops (docs/videos_eval.md)
     assert DEFAULT_FACE_DETECTOR == "mtcnn" and create_face_detector().name == "mtcnn"
     assert create_face_detector("mediapipe").name == "blazeface"
     with pytest.raises(ValueError, match="model must be"):
