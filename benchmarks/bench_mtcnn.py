@@ -32,6 +32,7 @@ import torch
 from fakescope.faces import FacePipeline, create_face_detector
 from fakescope.faces.base import detection_size
 from fakescope.media import read_frames
+from fakescope.output.atomic import atomic_write_text
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEFAULT_CLIP = DATA / "videos" / "dfdc" / "lynaeydofd.mp4"
@@ -183,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         *pipe_rows,
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    atomic_write_text(args.out, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from fakescope.faces import FacePipeline, create_face_detector
 from fakescope.media import iter_frames
+from fakescope.output.atomic import atomic_write_text
 
 from bench_faces import shared_videos  # noqa: E402 - a sibling script (benchmarks/ is on sys.path)
 
@@ -90,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", f"- videos with exactly one track: {len(ok)} of {len(rows)}",
               f"- median over videos: centre jitter {100 * raw_c:.2f} % raw, {100 * sm_c:.2f} % smoothed;"
               f" side jitter {100 * raw_s:.2f} % raw, {100 * sm_s:.2f} % smoothed", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    atomic_write_text(args.out, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -109,3 +109,16 @@ def test_cli_engine_ray_writes_shards_and_follows_the_exit_codes(env, tmp_path, 
     assert len(read_shards(out)) == 8
     assert main(["scan", str(env["media"]), "--engine", "ray", "--no-progress"]) == 2
     assert "--out DIR" in capsys.readouterr().err
+
+
+def test_a_damaged_shard_is_ignored_not_fatal(tmp_path, caplog):
+    from fakescope.output.parquet import write_shard
+    from fakescope.types import ScanResult
+
+    good = ScanResult(path="/x/a.png", sha256="ab", kind="image", verdict="abstain", score=None,
+                      threshold=0.5, reason="no_face", detector=None, settings_key="k")
+    write_shard(tmp_path, [good])
+    (tmp_path / "part-broken.parquet").write_bytes(b"PAR1 not really parquet")
+    rows = read_shards(tmp_path)
+    assert [r.path for r in rows] == ["/x/a.png"]
+    assert "unreadable result shard" in caplog.text

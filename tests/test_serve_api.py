@@ -215,3 +215,9 @@ def test_disk_full_is_a_clean_507(setup, monkeypatch):
     r = upload(setup["client"], setup["media"] / "face.png")
     assert r.status_code == 507 and "space" in r.json()["detail"]
     assert _uploads(setup) == before
+
+
+def test_malformed_json_body_is_422_not_500(setup):
+    r = setup["client"].post("/api/scans", content=b"{not json",
+                             headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.json()["detail"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -83,7 +84,13 @@ def run(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         limits=Limits(timeout_s=args.timeout or None, memory_mb=args.max_memory or None),
     )
+    try:
+        app = create_app(config)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"fakescope serve: error: cannot keep jobs in {config.data_dir}: {exc}",
+              file=sys.stderr)
+        return 2
     print(f"fakescope serve: http://{args.host}:{args.port}/  (data in {config.data_dir})",
           file=sys.stderr)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -34,8 +34,10 @@ MAX_FULL_PIXELS = 250_000_000  # formats decoded in full (~750 MB as RGB)
 MAX_DECODED_SIDE = 8192
 _REDUCIBLE_FORMATS = {"JPEG", "MPO"}
 # fakescope makes its own size decision (above) before decoding, with the cause in the error;
-# Pillow's warning/bomb check would refuse 20000x20000 JPEGs that reduced decoding handles.
-Image.MAX_IMAGE_PIXELS = None
+# Pillow's bomb check (an error above twice its limit, 179 MP by default) would refuse the
+# 20000x20000 JPEGs that reduced decoding handles, so its limit is raised to ours, never removed.
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_REDUCIBLE_PIXELS:
+    Image.MAX_IMAGE_PIXELS = MAX_REDUCIBLE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ def _open(path: Path) -> Image.Image:
         img = Image.open(path)
     except UnidentifiedImageError as exc:
         raise MediaError(str(path), "not_media", "not an image Pillow can read") from exc
-    except Image.DecompressionBombError as exc:
-        raise MediaError(str(path), "unreadable", str(exc)) from exc
+    except Image.DecompressionBombError as exc:  # beyond Pillow's own guard: far too large
+        raise MediaError(str(path), "too_large",
+                         f"{exc}; fakescope decodes at most {MAX_REDUCIBLE_PIXELS / 1e6:.0f} MP") from exc
     except OSError as exc:
         raise MediaError(str(path), "unreadable", str(exc)) from exc
     _check_size(path, img)

@@ -5,6 +5,7 @@ killed run leaves only complete shards, and reading takes the latest row per pat
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterable
@@ -16,6 +17,8 @@ import pyarrow.parquet as pq
 
 from fakescope.output.formats import result_from_dict, result_to_dict
 from fakescope.types import ScanResult
+
+log = logging.getLogger(__name__)
 
 SHARD_GLOB = "part-*.parquet"
 
@@ -84,6 +87,13 @@ def read_shards(folder: str | os.PathLike) -> list[ScanResult]:
     shards = sorted(folder.glob(SHARD_GLOB), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
     latest: dict[tuple[str, str | None], ScanResult] = {}
     for shard in shards:
-        for r in from_table(pq.read_table(shard, schema=RESULT_SCHEMA)):
+        try:
+            rows = from_table(pq.read_table(shard, schema=RESULT_SCHEMA))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            # written atomically by fakescope, so damaged by something else: its inputs are
+            # simply scanned again, and the other shards still count
+            log.warning("%s: unreadable result shard, ignored (%s)", shard, exc)
+            continue
+        for r in rows:
             latest[(r.path, r.settings_key)] = r
     return list(latest.values())

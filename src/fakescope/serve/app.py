@@ -132,7 +132,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         ctype = request.headers.get("content-type", "")
         job_id = uuid.uuid4().hex
         if ctype.startswith("application/json"):
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError as exc:  # malformed JSON is the client's error, not a 500
+                raise HTTPException(422, f"the body is not valid JSON: {exc}") from exc
             if not isinstance(body, dict) or not isinstance(body.get("path"), str):
                 raise HTTPException(422, 'send {"path": "..."}')
             detector = body.get("detector", detector)
