@@ -59,6 +59,11 @@ class Detector(ABC):
         such notion. Maps are at the model's internal resolution; callers resize them."""
         return None
 
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray | None:
+        """The model's penultimate-layer features (N, D) float32, for embedding analysis
+        (`fakescope analyze`), or None when the family has no such layer."""
+        return None
+
     def check_crops(self, crops: np.ndarray) -> np.ndarray:
         """Validate the input contract shared by every family; returns the array unchanged."""
         size = self.requirements.input_size

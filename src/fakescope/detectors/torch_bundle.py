@@ -126,3 +126,29 @@ class BundleCropDetector(Detector):
             for i in range(0, len(crops), self.batch_size)
         ]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray | None:
+        """Input of the network's last linear layer (the classifier head), from PyTorch."""
+        crops = self.check_crops(np.asarray(crops))
+        head = last_linear(self.model)
+        if head is None:
+            return None
+        self.model.to(self.device).eval()
+        grabbed: list[torch.Tensor] = []
+        hook = head.register_forward_hook(lambda _m, args, _out: grabbed.append(args[0].detach()))
+        try:
+            with torch.inference_mode():
+                for i in range(0, len(crops), self.batch_size):
+                    x = torch.from_numpy(self.preprocess(crops[i : i + self.batch_size]))
+                    self.model(x.to(self.device))
+        finally:
+            hook.remove()
+        if not grabbed:
+            return np.zeros((0, head.in_features), dtype=np.float32)
+        return torch.cat(grabbed).flatten(1).float().cpu().numpy()
+
+
+def last_linear(model: torch.nn.Module) -> torch.nn.Linear | None:
+    """The last `nn.Linear` registered in `model` (a classifier's head), or None."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return linears[-1] if linears else None
