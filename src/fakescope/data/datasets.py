@@ -298,6 +298,28 @@ def manifest_items(
     return out.sort_values(["video", "track_id", "frame_index"], kind="stable").reset_index(drop=True)
 
 
+def item_sequences(items: pd.DataFrame, length: int, frame_step: int = 1,
+                   step: int | None = None) -> pd.DataFrame:
+    """Sequences of `length` crops, 1 in `frame_step` video frames, from a crop table with
+    ``video`` and ``frame_index`` (``track_id`` optional: one track per video).
+
+    The table's crops were cut at some spacing of their own (every d-th frame); a sequence
+    takes every round(frame_step / d)-th crop of a track, so its crops are about
+    `frame_step` frames apart whatever the table's spacing. See `manifest_sequences`."""
+    missing = [c for c in ("video", "frame_index") if c not in items.columns]
+    if missing:
+        raise KeyError(f"a sequence table needs columns {missing} (one row per crop of a track)")
+    items = items if "track_id" in items.columns else items.assign(track_id=0)
+    if "group" not in items.columns:
+        items = items.assign(group=items["video"])
+    gaps = (items.sort_values(["video", "track_id", "frame_index"])
+            .groupby(["video", "track_id"])["frame_index"].diff().dropna())
+    gaps = gaps[gaps > 0]
+    spacing = float(gaps.median()) if len(gaps) else 1.0
+    stride = max(1, int(round(frame_step / spacing)))
+    return manifest_sequences(items=items, length=length, stride=stride, step=step)
+
+
 def manifest_sequences(
     manifest: pd.DataFrame | None = None,
     length: int = 8,
