@@ -81,7 +81,7 @@ def main() -> int:
     crops["split"] = [split_of(rel[v], "FAKE" if lab == 1 else "REAL")
                       for v, lab in zip(crops["video"], crops["label"])]
     crops["video"] = crops["video"].map(rel)
-    crops["path"] = [str(Path(p).resolve().relative_to(args.out.resolve())) for p in crops["path"]]
+    # crop paths in the manifest are relative to OUT, as the table needs them
     parts = {s: crops[crops["split"] == s] for s in ("train", "val", "test")}
     check_no_leakage(parts["train"], parts["val"], cols=("group",), names=["train", "val"])
     check_no_leakage(parts["train"], parts["test"], cols=("group",), names=["train", "test"])

@@ -148,7 +148,7 @@ def test_train_and_eval_temporal(tmp_path, kind):
     from fakescope.train.config import load_config
     from fakescope.train.trainer import Trainer
 
-    table = write_tracks(tmp_path / "data", frames=16)
+    table = write_tracks(tmp_path / "data", frames=16, spacing=1 if kind == "clip" else 2)
     sets = {"data.table": str(table), "data.image_size": SIZE, "model.name": f"toy_{kind}",
             "sequence.unit": kind, "sequence.length": 4,
             "sequence.frame_step": 1 if kind == "clip" else 4, "epochs": 6, "batch_size": 4,
@@ -161,7 +161,7 @@ def test_train_and_eval_temporal(tmp_path, kind):
     meta = load_bundle(result.bundle_path).meta
     assert (meta.unit, meta.sequence_length, meta.detector) == (kind, 4, f"toy_{kind}")
     preds = pd.read_csv(tmp_path / "run" / "val_predictions.csv")
-    # 4 val videos x 16 crops each; clip: windows of 4 consecutive crops (4 per track);
+    # 4 val videos x 16 crops each; clip: 4 consecutive frames (crops 1 apart: 4 per track);
     # sequence: 1 in 4 frames at a spacing of 2 = every 2nd crop, span 7 (2 per track)
     assert len(preds) == 4 * (4 if kind == "clip" else 2)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
@@ -184,3 +184,30 @@ def test_hypersphere_recipe_trains_a_sequence_model(tmp_path):
     table = write_tracks(tmp_path / "data")
     with pytest.raises(ConfigError, match="mixup"):
         load_config(None, [f"data.table={table}", "loss.name=hypersphere"])
+
+
+def test_self_blended_sequence_is_one_blend_following_the_face(astronaut):
+    """One draw of blend parameters for all frames: on a still face every frame gets the same
+    blend; on a moving face the blended region moves with the landmarks."""
+    from media_factory import ASTRONAUT_FACE_BOX
+
+    from fakescope.data.blended_sequences import blend_sequence, smooth_track
+
+    img = astronaut
+    x0, y0, x1, y1 = ASTRONAUT_FACE_BOX  # 68 points on an ellipse inside the face
+    t = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+    pts = np.stack([(x0 + x1) / 2 + 0.4 * (x1 - x0) * np.cos(t),
+                    (y0 + y1) / 2 + 0.4 * (y1 - y0) * np.sin(t)], axis=1).astype(np.float32)
+    still = blend_sequence(np.stack([img] * 4), np.stack([pts] * 4), seed=7)
+    assert all(np.array_equal(still[0], f) for f in still[1:])
+    assert np.abs(still[0].astype(int) - img).max() > 10  # something was blended in
+    other = blend_sequence(np.stack([img] * 2), np.stack([pts] * 2), seed=8)
+    assert not np.array_equal(other[0], still[0])  # a different draw per sequence
+
+    shifted = [np.roll(img, 8 * k, axis=1) for k in range(3)]  # the face moves right
+    moving = blend_sequence(np.stack(shifted), np.stack([pts + [8 * k, 0] for k in range(3)]), seed=7,
+                            sigma=0)
+    cols = [np.flatnonzero(np.abs(m.astype(int) - s).sum((0, 2)) > 0) for m, s in zip(moving, shifted)]
+    assert cols[1].mean() - cols[0].mean() == pytest.approx(8, abs=1.5)
+    jitter = np.stack([pts + np.random.default_rng(k).normal(0, 2, pts.shape) for k in range(5)])
+    assert np.std(smooth_track(jitter), axis=0).mean() < np.std(jitter, axis=0).mean()
