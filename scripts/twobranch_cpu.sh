@@ -20,5 +20,5 @@ exec nice -n 10 "${PYTHON:-/work/main/.venv/bin/python}" -m fakescope train "$co
   --out "runs/twobranch_$name" --device cpu --resume \
   --set "model.kwargs=$model" --set data.image_size=64 --set batch_size=4 \
   --set threads=1 --set epochs="$epochs" --set schedule.patience=8 \
-  --set early_stopping.patience=1000 --set data.cache_dir=../cache/twobranch/arrays64 \
+  --set early_stopping.patience=1000 --set data.cache_dir=cache/twobranch/arrays64 \
   ${extra[@]+"${extra[@]}"} "$@"

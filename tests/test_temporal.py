@@ -211,3 +211,23 @@ def test_self_blended_sequence_is_one_blend_following_the_face(astronaut):
     assert cols[1].mean() - cols[0].mean() == pytest.approx(8, abs=1.5)
     jitter = np.stack([pts + np.random.default_rng(k).normal(0, 2, pts.shape) for k in range(5)])
     assert np.std(smooth_track(jitter), axis=0).mean() < np.std(jitter, axis=0).mean()
+
+
+def test_item_sequences_follow_frame_indices_not_rows():
+    from fakescope.data.datasets import item_sequences
+
+    # two overlapping runs 1 in 7 (0, 7, ..., 28 and 3, 10, ..., 31), a third far away with a
+    # missed face at 107, and a track too short for any sequence
+    frames = [*range(0, 29, 7), *range(3, 32, 7), 100, 114, 121, 128]
+    items = pd.DataFrame({"path": [f"a{f}.png" for f in frames], "label": 0, "video": "a",
+                          "frame_index": frames, "track_id": 0})
+    short = pd.DataFrame({"path": ["b0.png", "b7.png"], "label": 1, "video": "b",
+                          "frame_index": [0, 7], "track_id": 0})
+    seqs = item_sequences(pd.concat([items, short]), length=4, frame_step=7)
+    got = {v: list(map(list, g["frame_indices"])) for v, g in seqs.groupby("video")}
+    # non-overlapping: the first run's sequence; none across the jump to 100 nor over the
+    # missed face at 107; 114-128 holds only three
+    assert got["a"] == [[0, 7, 14, 21]]
+    assert got["b"] == [[0, 7, 0, 7]]  # looped, as a short video is in scan
+    overlapping = item_sequences(items, length=4, frame_step=7, step=1)
+    assert [3, 10, 17, 24] in [list(f) for f in overlapping["frame_indices"]]
