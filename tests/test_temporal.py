@@ -231,3 +231,17 @@ def test_item_sequences_follow_frame_indices_not_rows():
     assert got["b"] == [[0, 7, 0, 7]]  # looped, as a short video is in scan
     overlapping = item_sequences(items, length=4, frame_step=7, step=1)
     assert [3, 10, 17, 24] in [list(f) for f in overlapping["frame_indices"]]
+
+
+def test_eval_of_sequences_leaves_out_one_with_an_unreadable_crop(tmp_path):
+    from fakescope.evaluate.predict import predict_items, read_item_table
+
+    table = write_tracks(tmp_path / "data", {"test": 2}, frames=8, spacing=1)
+    (tmp_path / "data" / "v000_f001.png").write_bytes(b"not an image")
+    det = create_detector(weights=make_temporal_bundle(tmp_path / "c.pt", kind="clip", length=4),
+                          device="cpu")
+    preds = predict_items(det, read_item_table(table))
+    assert len(preds) == 4  # 2 videos x 2 clips of 4 consecutive frames
+    bad = preds[preds["error"] != ""]
+    assert len(bad) == 1 and bad["frames"].iloc[0] == "0 1 2 3" and np.isnan(bad["score"].iloc[0])
+    assert preds.loc[preds["error"] == "", "score"].between(0, 1).all()
