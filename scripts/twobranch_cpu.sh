@@ -16,7 +16,7 @@ case $name in
   *) echo "unknown run $name" >&2; exit 2 ;;
 esac
 export OMP_NUM_THREADS=1 PYTHONPATH="$PWD/src"
-exec nice -n 10 "${PYTHON:-/work/main/.venv/bin/python}" -m fakescope train "$config" \
+exec nice -n 10 "${PYTHON:-.venv/bin/python}" -m fakescope train "$config" \
   --out "runs/twobranch_$name" --device cpu --resume \
   --set "model.kwargs=$model" --set data.image_size=64 --set batch_size=4 \
   --set threads=1 --set epochs="$epochs" --set schedule.patience=8 \

@@ -2,6 +2,7 @@
 split that keeps videos aside for measurement.
 
     python scripts/twobranch_data.py [--out cache/twobranch] [--windows 6]
+    python scripts/twobranch_data.py --list-test    # the held-aside videos, one per line
 
 1. Crops: `fakescope.extract` on every video of ../shared/data/videos, sampled as a sequence
    detector needs it (``windows:W:10:7``: W runs of 10 frames, 1 in 7; MTCNN, largest face,
@@ -61,9 +62,15 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "cache" / "twobranch")
     ap.add_argument("--windows", type=int, default=6, help="runs of 10 frames per video")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--list-test", action="store_true",
+                    help="only print the held-aside videos' paths (for `fakescope scan`)")
     args = ap.parse_args()
 
     labels = pd.read_csv(VIDEOS / "labels.csv")
+    if args.list_test:
+        print("\n".join(str(VIDEOS / p) for p, lab in zip(labels.path, labels.label)
+                        if split_of(p, lab) == "test"))
+        return 0
     items = [SourceItem(str(VIDEOS / r.path), 1 if r.label == "FAKE" else 0, person(r.path))
              for r in labels.itertuples()]
     config = ExtractConfig(out_dir=str(args.out), sampling=f"windows:{args.windows}:10:7",

@@ -125,6 +125,11 @@ def test_scan_temporal_refuses_foreign_sampling_and_abstains_without_sequence(sc
     blank = make_video(tmp_path / "blank.mp4", n_frames=30, blank=True)
     r = Scanner(det, face_detector=faces).scan_file(blank)
     assert (r.verdict, r.reason, r.score) == ("abstain", "no_face", None)
+    from media_factory import make_image
+
+    still = make_image(tmp_path / "face.png", size=(256, 256))
+    r = Scanner(det, face_detector=faces).scan_file(still)
+    assert (r.verdict, r.reason, r.score) == ("abstain", "no_sequence", None)
 
 
 def test_scan_unit_scores_match_detector(scan_env, tmp_path):

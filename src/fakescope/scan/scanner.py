@@ -13,7 +13,7 @@ Decisions (documented for users in `fakescope scan --help`):
   caller overrides it), else ``real``.
 - No evidence → ``abstain`` with a reason and no score, never a made-up one:
   ``no_face`` (readable, but no face in any sampled frame), ``no_sequence`` (faces, but no
-  track fills one sequence / clip of a temporal detector) or
+  track fills one sequence / clip of a temporal detector, or a still image given to one) or
   ``unreadable: <reason> (<detail>)`` (a `MediaError`; reason is its code: missing, empty,
   not_media, link_loop, truncated, unsupported_codec, no_frames, too_few_frames, ...).
 - Damaged videos are scored from the sampled frames that decode; the result counts the ones
@@ -263,8 +263,10 @@ class Scanner:
         req = self.detector.requirements
         if not req.temporal:
             return [crop_units(t) for t in front.tracks]
+        if getattr(front.info, "kind", None) == "image":
+            return [[] for _ in front.tracks]  # a still image holds no sequence: abstain
         runs = self.sampling.runs(front.frame_count or 0)
-        if not runs:  # an image, or a video whose length is unknown: what was decoded
+        if not runs:  # a video whose length was not known: the frames that were decoded
             frames = sorted({c.frame_index for t in front.tracks for c in t.crops})
             runs = [frames]
         return [sequence_units(t, runs, req.sequence_length, req.frame_step)
