@@ -11,9 +11,13 @@ detector's `Scanner.score_faces` (crops resized to its input with area interpola
 aggregation as `fakescope scan`: mean over a track, max over tracks; each detector's own
 threshold). Results are JSON lines per detector under --out (a re-run skips what is done).
 
-Writes ``summary.json`` and ``videos_eval.md`` under --out: for the 46 videos, video-level
-ROC-AUC with a bootstrap interval and the false alarms on the 24 real videos at the threshold;
+Writes ``summary.json`` and ``videos_eval.md`` under --out: for the shared videos, video-level
+ROC-AUC with a bootstrap interval and the false alarms on the real videos at the threshold;
 for DeepfakeTIMIT (160 fakes of a manipulation in no training data), the share flagged.
+
+``--video-split docs/splits/shared_videos_split.csv`` (scripts/split_shared_videos.py) leaves
+out the shared videos set aside for training (``split == train``): a detector trained on some
+of them is graded only on the others, and so is every detector it is compared with.
 """
 
 from __future__ import annotations
@@ -63,8 +67,16 @@ def _load_done(path: Path) -> dict[str, dict]:
     return out
 
 
+def held_for_training(video_split: Path | None) -> set[str]:
+    """Absolute paths of the shared videos a training run may have used."""
+    if video_split is None:
+        return set()
+    table = pd.read_csv(video_split)
+    return {str((SETS["videos"] / p).resolve()) for p in table.loc[table["split"] == "train", "path"]}
+
+
 def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[str],
-              face_detector: str = "mtcnn") -> None:
+              face_detector: str = "mtcnn", skip: set[str] = frozenset()) -> None:
     built = {}
     for name, weights in detectors.items():
         built[name] = create_detector(weights=None if weights == "packaged" else weights,
@@ -86,6 +98,7 @@ def score_all(detectors: dict[str, str], out: Path, sampling: str, sets: list[st
             raise SystemExit(f"eval_videos: set {s!r}: no labels.csv under {SETS.get(s, '?')}")
         labels = pd.read_csv(SETS[s] / "labels.csv")
         paths += [str((SETS[s] / p).resolve()) for p in labels["path"]]
+    paths = [p for p in paths if p not in skip]
     t0 = time.perf_counter()
     for k, path in enumerate(paths):
         todo = [n for n in built if path not in done[n]]
@@ -117,7 +130,7 @@ def _auc_ci(y: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
     return roc_auc(y, s), ci.low, ci.high
 
 
-def summarise(detectors: dict[str, str], out: Path) -> dict:
+def summarise(detectors: dict[str, str], out: Path, skip: set[str] = frozenset()) -> dict:
     summary = {}
     for n in detectors:
         rows = _load_done(out / f"{n}.jsonl")
@@ -125,13 +138,15 @@ def summarise(detectors: dict[str, str], out: Path) -> dict:
         for s, folder in SETS.items():
             labels = pd.read_csv(folder / "labels.csv")
             labels["abs"] = [str((folder / p).resolve()) for p in labels["path"]]
+            held = int(labels["abs"].isin(skip).sum())
+            labels = labels[~labels["abs"].isin(skip)]
             labels["score"] = [rows.get(p, {}).get("score") for p in labels["abs"]]
             labels["verdict"] = [rows.get(p, {}).get("verdict", "missing") for p in labels["abs"]]
             labels["threshold"] = [rows.get(p, {}).get("threshold") for p in labels["abs"]]
             scored = labels[labels["score"].notna()]
             y = (scored["label"] == "FAKE").to_numpy(int)
             sc = scored["score"].astype(float).to_numpy()
-            e = {"n": len(labels), "scored": len(scored),
+            e = {"n": len(labels), "scored": len(scored), "held_for_training": held,
                  "abstained": int((labels["verdict"] == "abstain").sum()),
                  "missing": int((labels["verdict"] == "missing").sum()),
                  "threshold": next((t for t in labels["threshold"] if t is not None), None)}
@@ -157,7 +172,13 @@ def summarise(detectors: dict[str, str], out: Path) -> dict:
 
 
 def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
-    lines = ["# Videos end to end: the 46 shared videos and the DeepfakeTIMIT dev set", "",
+    first = next(iter(summary.values()))
+    nv, nr, nf = first["videos"]["n"], first["videos"].get("n_real"), first["videos"].get("n_fake")
+    held = first["videos"].get("held_for_training", 0)
+    nt = first["timit"]["n"]
+    title = (f"{nv} shared videos ({held} more held for training)" if held
+             else f"the {nv} shared videos")
+    lines = [f"# Videos end to end: {title} and the DeepfakeTIMIT dev set", "",
              "Measured with:", "```", command, "```", "",
              "Each detector scans through the same pipeline as `fakescope scan` (uniform 32 "
              f"frames, {face_detector} faces, `dfdc_tight` framing as measured for that face "
@@ -165,8 +186,8 @@ def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
              "tracks (< 3 sampled frames) ignored beside a longer one, mean over a track, max "
              "over tracks) at its own shipped threshold; faces are found once per video and each "
              "detector gets them resized to its input size.", "",
-             "| detector | threshold | video AUC (46, 95 % CI) | false alarms (24 real) | DFDC "
-             "fakes flagged (22) | DeepfakeTIMIT flagged (160) | abstained |",
+             f"| detector | threshold | video AUC ({nv}, 95 % CI) | false alarms ({nr} real) | "
+             f"DFDC fakes flagged ({nf}) | DeepfakeTIMIT flagged ({nt}) | abstained |",
              "|---|---|---|---|---|---|---|"]
     for n, e in summary.items():
         v, t = e["videos"], e["timit"]
@@ -182,12 +203,18 @@ def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
         cells = [f"{d['flagged']} / {d['n']} ({d['mean_score']:.2f})" if d["mean_score"] is not None
                  else f"{d['flagged']} / {d['n']}" for d in e["videos"]["per_source"].values()]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += ["", "Read with care: the 22 fakes are all DFDC, while 22 of the 24 reals come from "
-              "other sources (Google DFD at c40, talking heads), so the AUC mixes 'fake vs real' "
-              "with 'DFDC vs not'; 46 videos give a wide interval. DFDC videos whose crops are "
-              "in the training table were excluded from training "
-              "(scripts/exclude_eval_videos.py). DeepfakeTIMIT holds only fakes: its figure is a "
-              "detection rate at the threshold, not an AUC."]
+    other = sum(d["n"] for k, d in first["videos"]["per_source"].items()
+                if k.endswith("/REAL") and not k.startswith("DFDC"))
+    lines += ["", f"Read with care: the {nf} fakes are all DFDC, while {other} of the {nr} reals "
+              "come from other sources (Google DFD at c40, talking heads), so the AUC mixes 'fake "
+              f"vs real' with 'DFDC vs not'; {nv} videos give a wide interval. "]
+    if held:
+        lines[-1] += (f"{held} real videos (other persons) were set aside for training "
+                      "(docs/splits/shared_videos_split.csv, scripts/split_shared_videos.py) and "
+                      "are left out for every detector here. ")
+    lines[-1] += ("DFDC videos whose crops are in the training table were excluded from "
+                  "training (scripts/exclude_eval_videos.py). DeepfakeTIMIT holds only fakes: "
+                  "its figure is a detection rate at the threshold, not an AUC.")
     return "\n".join(lines) + "\n"
 
 
@@ -202,14 +229,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="face detector of the front half (default: %(default)s)")
     ap.add_argument("--sets", default="videos,timit")
     ap.add_argument("--doc", type=Path, help="also write the markdown here")
+    ap.add_argument("--video-split", type=Path,
+                    help="leave out the shared videos this table marks split=train")
     args = ap.parse_args(argv)
     detectors = dict(d.split("=", 1) for d in args.detector)
-    score_all(detectors, args.out, args.sampling, args.sets.split(","), args.face_detector)
-    summary = summarise(detectors, args.out)
+    skip = held_for_training(args.video_split)
+    score_all(detectors, args.out, args.sampling, args.sets.split(","), args.face_detector, skip)
+    summary = summarise(detectors, args.out, skip)
     atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     command = ".venv/bin/python scripts/eval_videos.py " + " ".join(
         [f"--detector {d}" for d in args.detector] + [f"--out {args.out}"]
-        + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else []))
+        + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else [])
+        + ([f"--video-split {args.video_split}"] if args.video_split else []))
     md = render(summary, command, args.face_detector)
     atomic_write_text(args.out / "videos_eval.md", md)
     if args.doc:

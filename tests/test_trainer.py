@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -330,3 +331,64 @@ def test_mixed_precision_on_cuda(crops, tmp_path):
     again = predict_items(detector, select_split(read_item_table(crops), "val"))
     val_pred = pd.read_csv(result.out_dir / "val_predictions.csv")
     np.testing.assert_allclose(again["score"], val_pred["score"], atol=5e-3)
+
+
+# ------------------------------------------------------------------ fine-tuning additions
+def test_extra_train_rows_join_training_only_repeated(crops, tmp_path):
+    """`data.extra_train` rows (another kind of footage) are trained on, `extra_repeat` times,
+    never validated on; an extra row of a validation group is refused as leakage."""
+    from fakescope.data.splits import LeakageError
+    from fakescope.train.trainer import load_split_items
+
+    folder = tmp_path / "extra"
+    write_crops(folder, n_train=6, n_val=0, seed=7)
+    extra = pd.read_csv(folder / "table.csv")[["path", "label", "group"]]
+    extra["group"] = "other_footage_" + extra["group"]
+    extra.to_csv(folder / "extra.csv", index=False)
+    cfg = load_config(None, tiny_overrides(crops, tmp_path / "run", {
+        "data.extra_train": str(folder / "extra.csv"), "data.extra_repeat": 3}))
+    items = load_split_items(cfg)
+    assert len(items.train) == 24 + 3 * 6 and len(items.val) == 12
+    extra_paths = {str((folder / p).resolve()) for p in extra["path"]}
+    assert not extra_paths & {str(Path(p).resolve()) for p in items.val["path"]}
+    assert sum(str(Path(p).resolve()) in extra_paths for p in items.train["path"]) == 18
+    assert items.description["extra_train"]["repeat"] == 3
+    assert items.description["extra_train"]["rows"]["n"] == 6
+
+    val_group = pd.read_csv(crops).query("split == 'val'")["group"].iloc[0]
+    extra.loc[0, "group"] = val_group
+    extra.to_csv(folder / "extra.csv", index=False)
+    with pytest.raises(LeakageError):
+        load_split_items(cfg)
+
+
+def test_init_from_starts_from_the_bundle_and_records_it(overfit_run, crops, tmp_path):
+    """Fine-tuning starts from the given bundle's weights (not the model's own init), records
+    its sha256, and ships validation operating points for stated false-alarm rates."""
+    _, base = overfit_run
+    cfg = load_config(None, tiny_overrides(crops, tmp_path / "ft", {
+        **OVERFIT, "epochs": 1, "optim.lr": 1e-9, "model.init_from": str(base.bundle_path)}))
+    trainer = Trainer(cfg, progress=False)
+    result = trainer.fit()
+    start = load_bundle(base.bundle_path).state_dict
+    end = load_bundle(result.bundle_path).state_dict
+    # lr ~ 0: the fine-tuned weights are still the bundle's (a fresh init would differ wholly);
+    # BatchNorm's running statistics move with every training batch whatever the lr.
+    for k, v in start.items():
+        if v.is_floating_point() and "running_" not in k:
+            torch.testing.assert_close(end[k].float(), v.float(), atol=1e-4, rtol=1e-3)
+    meta = load_bundle(result.bundle_path).meta
+    assert meta.extra["init_from_sha256"] == load_bundle(base.bundle_path).sha256
+    points = meta.extra["operating_points"]
+    assert set(points) == {"far_0.01", "far_0.05", "far_0.1"}
+    val = pd.read_csv(result.out_dir / "val_predictions.csv")
+    reals = val.loc[val["label"] == 0, "score"].to_numpy()
+    for name, point in points.items():
+        far = float(name.split("_")[1])
+        assert (reals >= point["value"]).mean() <= far + 1e-9
+
+    wrong = load_config(None, tiny_overrides(crops, tmp_path / "wrong", {
+        "model.name": "mobilenet_v2", "model.kwargs": "{pretrained: none}",
+        "model.init_from": str(base.bundle_path)}))
+    with pytest.raises(ConfigError, match="cannot initialise"):
+        Trainer(wrong, progress=False).fit()

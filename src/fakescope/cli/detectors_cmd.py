@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
         unit = d.unit if d.unit == "crop" else f"{d.unit} of {d.sequence_length}"
         print(f"{mark} {d.name:<12} {unit} model={d.model} input={d.input_size}px crop={d.crop_preset} "
               f"mean=({mean}) std=({std}) threshold={d.threshold:.4f} sha256={d.sha256}")
+        if d.operating_points:
+            points = "  ".join(f"FAR {float(k.split('_', 1)[1]):.0%}: {v:.4f}"
+                               for k, v in d.operating_points.items())
+            print(f"  {'':<12} validation operating points (--threshold): {points}")
     if not args.json:
         print("* default of `fakescope scan`")
     return 0

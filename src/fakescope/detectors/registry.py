@@ -53,6 +53,9 @@ class DetectorListing:
     threshold: float | None
     model: str | None
     problem: str | None = None
+    # Thresholds for stated validation false-alarm rates, e.g. {"far_0.01": 0.96}: stricter
+    # (or looser) points than the shipped threshold, for `fakescope scan --threshold`.
+    operating_points: dict[str, float] | None = None
 
 
 def describe_detectors() -> list[DetectorListing]:
@@ -78,8 +81,16 @@ def describe_detectors() -> list[DetectorListing]:
                                    weights=str(path), sha256=sha,
                                    input_size=meta.input_size, crop_preset=meta.crop_preset,
                                    mean=tuple(meta.mean), std=tuple(meta.std),
-                                   threshold=float(meta.threshold), model=meta.model_name))
+                                   threshold=float(meta.threshold), model=meta.model_name,
+                                   operating_points=_operating_points(meta.extra)))
     return out
+
+
+def _operating_points(extra: dict) -> dict[str, float] | None:
+    points = extra.get("operating_points") if isinstance(extra, dict) else None
+    if not points:
+        return None
+    return {name: float(p["value"]) for name, p in points.items()}
 
 
 DEFAULT_DETECTOR = "faceblend"  # what `fakescope scan` runs unless told otherwise

@@ -59,6 +59,11 @@ class DataConfig:
     cache_dir: str | None = _path()  # preloaded uint8 arrays are cached here (.npy)
     max_train: int | None = None  # take at most this many rows (seeded, stratified) — smoke runs
     max_val: int | None = None
+    # Extra training-only rows (``path,label[,group]``; relative paths against that table's
+    # folder): faces of another kind of footage (e.g. real frames of the shared videos set
+    # aside for training by scripts/split_shared_videos.py). Never used for validation.
+    extra_train: str | None = _path()
+    extra_repeat: int = 1  # each extra row appears this many times per epoch (few, correlated frames)
 
 
 @dataclass
@@ -113,6 +118,9 @@ class LossConfig:
 class ModelConfig:
     name: str = "fakebuster"
     kwargs: dict[str, Any] = field(default_factory=dict)  # passed to models.create_model
+    # Fine-tune: start from the weights of a detector bundle of the same architecture (its
+    # sha256 is recorded in summary.json and the new bundle) instead of the model's own init.
+    init_from: str | None = _path()
 
 
 @dataclass
@@ -268,6 +276,7 @@ class TrainConfig:
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.num_workers >= 0, "num_workers must be >= 0"),
             (self.data.image_size >= 16, "data.image_size must be >= 16"),
+            (self.data.extra_repeat >= 1, "data.extra_repeat must be >= 1"),
             (0.0 <= self.mixup.prob <= 1.0, "mixup.prob must be in [0, 1]"),
             (self.mixup.alpha > 0, "mixup.alpha must be > 0"),
             (0.0 <= self.distill.alpha <= 1.0, "distill.alpha must be in [0, 1]"),

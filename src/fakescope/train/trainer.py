@@ -136,9 +136,17 @@ def load_split_items(cfg: TrainConfig) -> SplitItems:
         table = pd.concat(parts, ignore_index=True)
         source = {"crops_csv": Path(d.crops_csv).name, "crops_csv_sha256": _sha256(Path(d.crops_csv)),
                   "split_fractions": list(d.split_fractions), "split_seed": d.split_seed}
-    check_no_leakage(train, val, cols=("group", "identity", "split_group"), names=["train", "val"])
     train = _subsample(train, d.max_train, cfg.seed)
     val = _subsample(val, d.max_val, cfg.seed)
+    if d.extra_train is not None:
+        extra = read_item_table(d.extra_train)
+        source["extra_train"] = {"table": Path(d.extra_train).name,
+                                 "sha256": _sha256(Path(d.extra_train)),
+                                 "rows": _counts(extra), "repeat": d.extra_repeat,
+                                 "groups": int(extra["group"].nunique())}
+        keep = [c for c in train.columns if c in extra.columns]
+        train = pd.concat([train] + [extra[keep]] * d.extra_repeat, ignore_index=True)
+    check_no_leakage(train, val, cols=("group", "identity", "split_group"), names=["train", "val"])
     desc = {**source, "train": _counts(train), "val": _counts(val), "image_size": d.image_size,
             "crop_preset": d.crop_preset}
     return SplitItems(train.reset_index(drop=True), val.reset_index(drop=True), desc, table)
@@ -304,7 +312,9 @@ class Trainer:
         if self.dist.enabled and d.cache_dir and self.dist.is_main:
             ddp.barrier()
 
-        self.model = create_model(cfg.model.name, **cfg.model.kwargs).to(self.device)
+        self.model = create_model(cfg.model.name, **cfg.model.kwargs)
+        self.init_sha256 = self._init_from(self.model)
+        self.model = self.model.to(self.device)
         self.loss_fn = build_loss(cfg.loss)
         self.steps_per_epoch = len(self._train_loader(0))
         self.total_steps = cfg.epochs * self.steps_per_epoch
@@ -321,6 +331,23 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+    def _init_from(self, model: nn.Module) -> str | None:
+        """Load `model.init_from`'s weights (a bundle of the same architecture); its sha256."""
+        path = self.cfg.model.init_from
+        if path is None:
+            return None
+        bundle = load_bundle(path)
+        if bundle.meta.model_name != self.cfg.model.name or bundle.meta.extra.get("bn_folded"):
+            raise ConfigError(f"model.init_from {path}: a bundle of {bundle.meta.model_name!r}"
+                              f"{' (BatchNorm folded)' if bundle.meta.extra.get('bn_folded') else ''}"
+                              f" cannot initialise {self.cfg.model.name!r}")
+        state = {k: v.float() if v.is_floating_point() else v for k, v in bundle.state_dict.items()}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ConfigError(f"model.init_from {path}: weights do not fit: {exc}") from exc
+        return bundle.sha256
 
     def _load_teacher(self) -> nn.Module | None:
         path = self.cfg.distill.teacher
@@ -641,6 +668,7 @@ class Trainer:
         except ValueError as exc:  # e.g. one-class validation set: say so, keep 0.5
             log.warning("threshold not chosen on validation (%s); using 0.5", exc)
             thr = fixed_threshold(0.5)
+        operating_points = _operating_points(file_labels, file_probs)
         rows = getattr(self.val_ds, "items", self.items.val)
         if "path" not in rows.columns:  # a sequence: named by its first crop
             rows = rows.assign(path=[ps[0] for ps in rows["paths"]])
@@ -660,6 +688,7 @@ class Trainer:
             "config": _portable_config(cfg, self.out_dir),
             "data": self.items.description,
             "val": {**val, "threshold": thr.to_dict()},
+            "operating_points": operating_points,
             "best_epoch": int(state["epoch"]) + 1,
             "epochs_run": len(result.history),
             "stopped_early": result.stopped_early,
@@ -667,6 +696,7 @@ class Trainer:
             "sparsity": _sparsity(model) if cfg.pruning.enabled else 0.0,
             "torch": str(torch.__version__),
             "fakescope": __version__,
+            "init_from_sha256": self.init_sha256,
         }
         meta = meta_from_config(cfg, thr.value, thr.method, extra)
         path = self.out_dir / BUNDLE_NAME
@@ -675,9 +705,26 @@ class Trainer:
         result.threshold, result.val_metrics = thr.to_dict(), val
         summary = {"bundle": path.name, "sha256": digest, "best_epoch": extra["best_epoch"],
                    "epochs_run": extra["epochs_run"], "stopped_early": result.stopped_early,
-                   "val": extra["val"], "data": self.items.description}
+                   "val": extra["val"], "data": self.items.description,
+                   "init_from_sha256": self.init_sha256}
         atomic_write_text(self.out_dir / "summary.json",
                           json.dumps(summary, indent=2, default=_json_num) + "\n")
+
+
+OPERATING_POINT_FARS = (0.01, 0.05, 0.10)
+
+
+def _operating_points(labels: np.ndarray, scores: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Thresholds for a few stated validation false-alarm rates, kept in the bundle beside
+    the shipped one, so that a platform can choose a stricter point (``scan --threshold``)
+    without re-scoring validation — and without choosing it on its evaluation data."""
+    out = {}
+    for far in OPERATING_POINT_FARS:
+        try:
+            out[f"far_{far:g}"] = select_threshold(labels, scores, "far", far).to_dict()
+        except ValueError as exc:  # one-class validation: no operating point to state
+            log.warning("operating point FAR %g not chosen: %s", far, exc)
+    return out
 
 
 def _sparsity(model: nn.Module) -> float:
