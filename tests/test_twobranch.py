@@ -110,3 +110,30 @@ def test_twobranch_without_weights_says_so():
         create_detector("twobranch")
     listing = {d.name: d for d in describe_detectors()}["twobranch"]
     assert listing.unit == "sequence" and listing.weights is None and listing.problem
+
+
+def test_hypersphere_centre_is_the_mean_real_embedding_and_calibration_fits():
+    from fakescope.train.config import LossConfig
+    from fakescope.train.losses import HypersphereLoss
+
+    torch.manual_seed(0)
+    model = densenet_twobranch(**TINY)
+    x = torch.randn(6, 3, 3, 32, 32)
+    y = torch.tensor([0, 1, 0, 1, 0, 0], dtype=torch.float32)
+    loss = HypersphereLoss(LossConfig(name="hypersphere", r_minus=0.1, r_plus=1.0))
+    loss.prepare(model, [(x[:3], y[:3]), (x[3:], y[3:])], torch.device("cpu"))
+    model.eval()
+    with torch.no_grad():
+        expected = model.embed(x[y == 0]).mean(0)
+        assert torch.allclose(model.hypersphere.center, expected, atol=1e-5)
+        assert model.hypersphere.offset == pytest.approx(0.55)
+        d = model.hypersphere.distance(model.embed(x))
+        logits = model(x)
+    assert torch.allclose(model.hypersphere.distance_of(logits), d, atol=1e-5)
+    # fakes farther from the centre on validation: the fitted map rises with the distance
+    labels = (d > d.median()).numpy().astype(int)
+    assert loss.calibrate(model, logits.numpy(), labels)
+    assert model.hypersphere.scale > 0
+    with torch.no_grad():
+        p = torch.sigmoid(model(x))
+    assert (p[torch.from_numpy(labels) == 1].min() > p[torch.from_numpy(labels) == 0].max())

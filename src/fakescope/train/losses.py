@@ -50,9 +50,6 @@ class BCELoss:
 class HypersphereLoss(BCELoss):
     name = "hypersphere"
 
-    def __init__(self, cfg: LossConfig) -> None:
-        super().__init__(cfg)
-
     @staticmethod
     def head(model: nn.Module):
         head = getattr(model, "hypersphere", None)
@@ -108,8 +105,13 @@ class HypersphereLoss(BCELoss):
         if len(np.unique(labels)) < 2:
             return False
         d = head.distance_of(torch.as_tensor(logits).float().to(head.scale.device)).cpu().numpy()
-        fit = LogisticRegression(C=1e4).fit(d.reshape(-1, 1).astype(np.float64), labels)
-        a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+        d = d.astype(np.float64)
+        mu, sd = float(d.mean()), float(d.std())
+        if not sd > 0:
+            return False
+        # fitted on the standardised distance (distances may all be within 1e-4 of each other)
+        fit = LogisticRegression(C=1e4).fit(((d - mu) / sd).reshape(-1, 1), labels)
+        a, b = float(fit.coef_[0, 0]) / sd, float(fit.intercept_[0]) - float(fit.coef_[0, 0]) * mu / sd
         if not a > 0:
             log.warning("distance does not rise with fakeness on validation (slope %.3g); "
                         "the logit map is left at the radii", a)

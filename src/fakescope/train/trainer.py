@@ -43,8 +43,8 @@ from fakescope import __version__
 from fakescope.data.augment import build_augment
 from fakescope.data.datasets import CropDataset, seed_worker
 from fakescope.data.mixup import mixup_batch
-from fakescope.data.samplers import StratifiedVideoSampler
 from fakescope.data.public_layouts import read_crop_csv
+from fakescope.data.samplers import StratifiedVideoSampler
 from fakescope.data.splits import check_no_leakage, group_split
 from fakescope.detectors.bundle import build_model, load_bundle, save_bundle
 from fakescope.device import autocast, resolve_device
@@ -564,7 +564,9 @@ class Trainer:
         elif last_path.exists():
             raise ConfigError(f"{self.out_dir} already holds a run ({last_path}); pass --resume "
                               "to continue it or choose another out_dir")
-        if start == 0 and not history:  # a new run: e.g. the hypersphere centre, once
+        if start == 0 and not history and self.init_sha256 is None:
+            # a new run from scratch: e.g. the hypersphere centre, once (a model initialised
+            # from a bundle brings its own centre and calibration)
             self.loss_fn.prepare(self.model, self._train_loader(0), self.device)
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
