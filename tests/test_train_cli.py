@@ -169,6 +169,15 @@ def test_shipped_configs_are_valid_and_portable(path, tmp_path):
     values = re.findall(r":\s*(\S+)", "\n".join(l.split("#")[0] for l in text.splitlines()))
     assert not [v for v in values if v.startswith(("/", "~"))], "absolute path in a config"
     cfg = load_config(path)
+    if path.name.startswith("twobranch"):  # seed 003: sequences of shared-video tracks
+        assert cfg.data.table == str(REPO / "cache" / "twobranch" / "tracks.csv")
+        assert (cfg.sequence.unit, cfg.sequence.length, cfg.sequence.frame_step) == ("sequence", 10, 7)
+        assert (cfg.loss.name, cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay,
+                cfg.optim.layer_decay) == ("hypersphere", "adam", 1e-3, 1e-6, 0.5)
+        assert (cfg.schedule.name, cfg.schedule.factor, cfg.export.detector) == \
+            ("plateau", 0.1, "twobranch")
+        assert cfg.blend.mode == "only" and not cfg.mixup.enabled
+        return
     assert cfg.data.table == str(REPO / "docs" / "splits" / "dfdc_faces_split.csv")
     if path.name.startswith("fakebuster"):
         assert cfg.early_stopping.patience == 12  # seed 004

@@ -85,7 +85,7 @@ def test_yaml_paths_are_relative_to_the_file_and_overrides_to_cwd(tmp_path, monk
     [
         ("optim:\n  learning_rate: 0.1\n", "unknown key.*learning_rate"),
         ("epochs: many\n", "epochs: expected an integer"),
-        ("optim: {name: adam}\n", "optim.name 'adam'"),
+        ("optim: {name: rmsprop}\n", "optim.name 'rmsprop'"),
         ("mixup: {prob: 1.5}\n", "mixup.prob"),
         ("export: {threshold_method: youdan}\n", "threshold_method 'youdan'"),
         ("export: {threshold_method: far}\n", "threshold_target"),

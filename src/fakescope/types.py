@@ -92,11 +92,16 @@ class TimelinePoint:
 
 @dataclass
 class TrackResult:
+    """`frames` and `boxes`: every crop of the track. `scores`: one per scored unit — per
+    crop for a crop detector (`units` is None), per sequence / clip for a temporal one, whose
+    frames are then `units[i]`."""
+
     id: int
     score: float
     frames: list[int]
     boxes: list[list[float]]
     scores: list[float]
+    units: list[list[int]] | None = None
 
 
 @dataclass

@@ -27,11 +27,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         mark = "*" if d.default else " "
         if d.problem:
-            print(f"{mark} {d.name:<12} {d.problem}")
+            print(f"{mark} {d.name:<12} {d.unit}: {d.problem}")
             continue
         mean = ",".join(f"{v:.3f}" for v in d.mean)
         std = ",".join(f"{v:.3f}" for v in d.std)
-        print(f"{mark} {d.name:<12} model={d.model} input={d.input_size}px crop={d.crop_preset} "
+        unit = d.unit if d.unit == "crop" else f"{d.unit} of {d.sequence_length}"
+        print(f"{mark} {d.name:<12} {unit} model={d.model} input={d.input_size}px crop={d.crop_preset} "
               f"mean=({mean}) std=({std}) threshold={d.threshold:.4f} sha256={d.sha256}")
         if d.operating_points:
             points = "  ".join(f"FAR {float(k.split('_', 1)[1]):.0%}: {v:.4f}"

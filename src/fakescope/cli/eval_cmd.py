@@ -92,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
     preds = predict_items(detector, items, batch_size=args.batch_size, num_workers=args.workers,
                           progress=not args.quiet and sys.stderr.isatty())
     args.out.mkdir(parents=True, exist_ok=True)
+    unit = detector.requirements.unit
+    if unit != "crop":
+        print(f"{len(preds)} {unit}s of {detector.requirements.sequence_length} crops "
+              "(1 row each in predictions.csv: the unit the detector scores)")
     atomic_write_text(args.out / "predictions.csv", preds.to_csv(index=False))
     bad = preds[preds["error"] != ""]
     if len(bad):
@@ -126,6 +130,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     provenance = {
         **source, "data": str(args.data), "split": split, "n_items": len(items),
+        "unit": unit, "n_units": len(preds),
         "n_unreadable": len(bad), "detector": detector.info.name,
         "runtime": getattr(detector, "runtime", None),
         "settings": f"aggregate={args.aggregate} n_bootstrap={args.n_bootstrap} seed={args.seed}"

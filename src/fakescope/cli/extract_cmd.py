@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-recursive", dest="recursive", action="store_false",
                    help="do not descend into sub-folders")
     p.add_argument("--sampling", default="uniform:32",
-                   help="frames per video: uniform:N, every:K, keyframes or all (default uniform:32)")
+                   help="frames per video: uniform:N, every:K, keyframes, all, or windows:K:F:S "
+                        "(K runs of F frames S apart, what a sequence detector is fed; "
+                        "default uniform:32)")
     p.add_argument("--frames-real", type=int, default=None, metavar="N",
                    help="uniform frames per REAL video (class balancing; seed 001 uses 40)")
     p.add_argument("--frames-fake", type=int, default=None, metavar="N",

@@ -41,6 +41,18 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def blend_slot(index: int, mode: str, labels: np.ndarray, donors: np.ndarray,
+               fake_fraction: float, rng: np.random.Generator) -> tuple[int, bool]:
+    """Which item slot `index` serves and whether it is self-blended: ``only`` serves each
+    item as itself, then each again blended; ``mix`` fills a share `fake_fraction` of the fake
+    slots with a blend of a random real donor."""
+    if mode == "only":
+        return index % len(labels), index >= len(labels)
+    if labels[index] == 1 and rng.random() < fake_fraction:
+        return int(donors[rng.integers(len(donors))]), True
+    return index, False
+
+
 class SelfBlendCropDataset(Dataset):
     """``(image (3, S, S) float32, label float32)`` with self-blended fakes (see module doc).
 
@@ -108,13 +120,8 @@ class SelfBlendCropDataset(Dataset):
     def sample(self, index: int) -> tuple[np.ndarray, int, np.ndarray | None]:
         """(uint8 crop at native size before augmentation, label, blend mask or None)."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        if self.mode == "only":
-            i, blend = index % len(self.items), index >= len(self.items)
-        else:
-            i = index
-            blend = self.base_labels[i] == 1 and rng.random() < self.fake_fraction
-            if blend:
-                i = int(self.donors[rng.integers(len(self.donors))])
+        i, blend = blend_slot(index, self.mode, self.base_labels, self.donors,
+                              self.fake_fraction, rng)
         img = self.store[i]  # decoded at native_size
         mask = None
         label = int(self.base_labels[i])

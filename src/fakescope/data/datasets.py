@@ -298,6 +298,67 @@ def manifest_items(
     return out.sort_values(["video", "track_id", "frame_index"], kind="stable").reset_index(drop=True)
 
 
+def item_sequences(items: pd.DataFrame, length: int, frame_step: int = 1,
+                   step: int | None = None) -> pd.DataFrame:
+    """Sequences of `length` crops of one track, `frame_step` video frames apart, from a crop
+    table with ``video`` and ``frame_index`` (``track_id`` optional: one track per video).
+
+    Chosen by frame index, not by row: a sequence starting at frame f takes the crops nearest
+    f + k·frame_step (within half a step), so it is right whatever the table's spacing, and it
+    ends at a jump (the gap between two sampled runs) or a missed face. `step` None: sequences
+    that do not overlap; `step` = s: one starting at every s-th crop (overlapping, for
+    training). A track that holds no whole sequence gives its longest run of crops, looped (as
+    `faces.units.sequence_units` does for a short video). Columns as `manifest_sequences`.
+    """
+    if length < 1 or frame_step < 1 or (step is not None and step < 1):
+        raise ValueError("length, frame_step and step must be >= 1")
+    missing = [c for c in ("video", "frame_index") if c not in items.columns]
+    if missing:
+        raise KeyError(f"a sequence table needs columns {missing} (one row per crop of a track)")
+    items = items if "track_id" in items.columns else items.assign(track_id=0)
+    if "group" not in items.columns:
+        items = items.assign(group=items["video"])
+    tol = frame_step // 2
+    rows = []
+    for (video, track), t in items.groupby(["video", "track_id"], sort=True):
+        t = t.sort_values("frame_index", kind="stable").drop_duplicates("frame_index")
+        frames = t["frame_index"].to_numpy(np.int64)
+        paths = t["path"].tolist()
+
+        def chain(i: int) -> list[int]:
+            out = [i]
+            for k in range(1, length):
+                j = int(np.argmin(np.abs(frames - (frames[i] + k * frame_step))))
+                if abs(frames[j] - frames[i] - k * frame_step) > tol or j <= out[-1]:
+                    break
+                out.append(j)
+            return out
+
+        chains, partial = [], [[0]]
+        if step is not None:
+            for i in range(0, len(frames), step):
+                c = chain(i)
+                (chains if len(c) == length else partial).append(c)
+        else:
+            i = 0
+            while i < len(frames):
+                c = chain(i)
+                if len(c) == length:
+                    chains.append(c)
+                    i = c[-1] + 1
+                else:
+                    partial.append(c)
+                    i += 1
+        longest = max(partial, key=len)
+        if not chains:
+            chains = [[longest[k % len(longest)] for k in range(length)]]
+        for c in chains:
+            rows.append({"paths": [paths[k] for k in c], "frame_indices": [int(frames[k]) for k in c],
+                         "label": t["label"].iloc[0], "group": t["group"].iloc[0],
+                         "video": video, "track_id": track})
+    return pd.DataFrame(rows, columns=["paths", "frame_indices", "label", "group", "video", "track_id"])
+
+
 def manifest_sequences(
     manifest: pd.DataFrame | None = None,
     length: int = 8,

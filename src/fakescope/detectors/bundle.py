@@ -36,6 +36,12 @@ class BundleMeta:
     threshold_method: str = "default"
     version: str = "0"
     detector: str = "fakebuster"
+    # What one scored unit is (`detectors.base.DetectorRequirements`): a crop, or a sequence /
+    # clip of `sequence_length` crops 1 in `frame_step` frames, `windows` of them per file.
+    unit: str = "crop"
+    sequence_length: int = 1
+    frame_step: int = 1
+    windows: int = 4
     extra: dict[str, Any] = field(default_factory=dict)  # training provenance, metrics, ...
 
 

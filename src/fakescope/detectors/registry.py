@@ -13,19 +13,22 @@ DetectorFactory = Callable[..., Detector]
 
 _DETECTORS: dict[str, DetectorFactory] = {}
 _PACKAGED: dict[str, Callable[[], tuple[Path, str]]] = {}
+_UNITS: dict[str, str] = {}
 
 
 def register_detector(
-    name: str, packaged: Callable[[], tuple[Path, str]] | None = None
+    name: str, packaged: Callable[[], tuple[Path, str]] | None = None, unit: str = "crop"
 ) -> Callable[[DetectorFactory], DetectorFactory]:
     """Decorator: `@register_detector("fakebuster")` on a factory
     ``(weights=None, device=None, runtime="auto", **kw) -> Detector``. `packaged`: gives the
-    (path, pinned sha256) of the family's shipped weights, for listings."""
+    (path, pinned sha256) of the family's shipped weights, for listings. `unit`: what the
+    family scores (crop, sequence, clip), listed even when no weights ship."""
 
     def wrap(factory: DetectorFactory) -> DetectorFactory:
         if name in _DETECTORS:
             raise ValueError(f"detector {name!r} is already registered")
         _DETECTORS[name] = factory
+        _UNITS[name] = unit
         if packaged is not None:
             _PACKAGED[name] = packaged
         return factory
@@ -45,7 +48,8 @@ class DetectorListing:
     crop_preset: str | None
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
-    sequence_length: int
+    unit: str
+    sequence_length: int | None
     threshold: float | None
     model: str | None
     problem: str | None = None
@@ -61,18 +65,20 @@ def describe_detectors() -> list[DetectorListing]:
 
     out = []
     for name in list_detectors():
-        base = dict(name=name, default=name == DEFAULT_DETECTOR, sequence_length=1)
+        base = dict(name=name, default=name == DEFAULT_DETECTOR, unit=_UNITS.get(name, "crop"))
         try:
             if name not in _PACKAGED:
                 raise WeightsError("no packaged weights; pass --weights")
             path, sha = _PACKAGED[name]()
             meta = load_bundle(path, expected_sha256=sha).meta
         except WeightsError as exc:
-            out.append(DetectorListing(**base, weights=None, sha256=None, input_size=None,
+            out.append(DetectorListing(**base, sequence_length=None, weights=None, sha256=None,
+                                       input_size=None,
                                        crop_preset=None, mean=None, std=None, threshold=None,
                                        model=None, problem=str(exc)))
             continue
-        out.append(DetectorListing(**base, weights=str(path), sha256=sha,
+        out.append(DetectorListing(**base, sequence_length=meta.sequence_length,
+                                   weights=str(path), sha256=sha,
                                    input_size=meta.input_size, crop_preset=meta.crop_preset,
                                    mean=tuple(meta.mean), std=tuple(meta.std),
                                    threshold=float(meta.threshold), model=meta.model_name,

@@ -53,6 +53,34 @@ def load_family_bundle(weights: str | Path | Bundle | None,
     return load_bundle(weights)
 
 
+def check_family(bundle: Bundle, family: str, unit: str | tuple[str, ...]) -> None:
+    """The bundle must be for this family and score this kind of unit."""
+    if bundle.meta.detector != family:
+        raise WeightsError(f"bundle {bundle.sha256[:12]} is for detector "
+                           f"{bundle.meta.detector!r}, not {family!r}")
+    units = (unit,) if isinstance(unit, str) else unit
+    if bundle.meta.unit not in units:
+        raise WeightsError(f"bundle {bundle.sha256[:12]} scores {bundle.meta.unit}s; "
+                           f"{family} runs {' / '.join(units)} models")
+
+
+def requirements_of(bundle: Bundle) -> DetectorRequirements:
+    """What the bundle's model was trained on: crop size, framing, normalisation, unit."""
+    meta = bundle.meta
+    return DetectorRequirements(
+        input_size=meta.input_size, crop_preset=meta.crop_preset, mean=tuple(meta.mean),
+        std=tuple(meta.std), sequence_length=meta.sequence_length, unit=meta.unit,
+        frame_step=meta.frame_step, windows=meta.windows,
+    )
+
+
+def normalise(crops: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """uint8 (..., S, S, 3) → float32 (..., 3, S, S) normalised with mean/std (1, 3, 1, 1)."""
+    x = np.moveaxis(crops.astype(np.float32) / 255.0, -1, -3)
+    return np.ascontiguousarray((x - mean.reshape(3, 1, 1)) / std.reshape(3, 1, 1),
+                                dtype=np.float32)
+
+
 class BundleCropDetector(Detector):
     """Per-crop fake probability from a bundle, with PyTorch or ONNX Runtime.
 
@@ -72,22 +100,13 @@ class BundleCropDetector(Detector):
         batch_size: int | None = None,
         cache_dir: str | Path | None = None,
     ) -> None:
-        if bundle.meta.detector != self.family:
-            raise WeightsError(
-                f"bundle {bundle.sha256[:12]} is for detector {bundle.meta.detector!r}, "
-                f"not {self.family!r}"
-            )
+        check_family(bundle, self.family, "crop")
         self.bundle = bundle
         self.device = resolve_device(device)
         self.model = build_model(bundle)
         self.batch_size = batch_size or (64 if self.device.type == "cuda" else self.default_cpu_batch)
         meta = bundle.meta
-        self._requirements = DetectorRequirements(
-            input_size=meta.input_size,
-            crop_preset=meta.crop_preset,
-            mean=tuple(meta.mean),
-            std=tuple(meta.std),
-        )
+        self._requirements = requirements_of(bundle)
         self._info = DetectorInfo(name=self.family, version=meta.version,
                                   weights_sha256=bundle.sha256)
         folder = Path(cache_dir) if cache_dir is not None else cache_root() / "onnx"
@@ -116,8 +135,7 @@ class BundleCropDetector(Detector):
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         """uint8 NHWC → float32 NCHW normalised with the bundle's mean/std (as in training)."""
-        x = crops.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
-        return np.ascontiguousarray((x - self._mean) / self._std, dtype=np.float32)
+        return normalise(crops, self._mean, self._std)
 
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
         crops = self.check_crops(np.asarray(crops))

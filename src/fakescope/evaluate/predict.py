@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from fakescope.data.datasets import ImageStore
+from fakescope.data.datasets import ImageStore, item_sequences
 from fakescope.data.labels import parse_label
 from fakescope.detectors.base import Detector
 from fakescope.errors import FakescopeError, MediaError
@@ -109,8 +109,9 @@ def predict_items(
     Returns the table's ``path, label, group`` (+ ``video`` when present) with ``score``
     (fake probability; NaN where the crop could not be read) and ``error``.
     """
-    if detector.requirements.sequence_length != 1:
-        raise ValueError(f"{detector.info.name} scores sequences; predict_items scores single crops")
+    if detector.requirements.temporal:
+        return predict_sequences(detector, items, batch_size=max(1, batch_size // 8),
+                                 progress=progress, on_batch=on_batch)
     size = detector.requirements.input_size
     reader = _CropReader(items["path"].astype(str).tolist(), size)
     loader = DataLoader(reader, batch_size=batch_size, shuffle=False, num_workers=num_workers,
@@ -134,6 +135,65 @@ def predict_items(
     for col in ("video", "identity", "split_group"):  # what reports group or resample by
         if col in items.columns:
             out[col] = items[col].to_numpy()
+    out["score"] = scores
+    out["error"] = errors
+    return out
+
+
+def predict_sequences(
+    detector: Detector,
+    items: pd.DataFrame,
+    batch_size: int = 8,
+    progress: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Score the sequences / clips a temporal detector asks for, cut from each track of a crop
+    table (``video``, ``frame_index``[, ``track_id``]; see `data.datasets.item_sequences`).
+
+    One row per sequence: ``path`` (its first crop), ``paths``, ``frames``, ``label``,
+    ``group``, ``video``, ``track_id``, ``score`` and ``error`` (a sequence with an
+    unreadable crop is not scored: NaN and the crop's error). The same columns as
+    `predict_items` otherwise, so reports and video aggregation take either.
+    """
+    req = detector.requirements
+    seqs = item_sequences(items, req.sequence_length, req.frame_step)
+    if seqs.empty:
+        raise TableError("no track of the table holds a sequence")
+    extra = [c for c in ("identity", "split_group") if c in items.columns]
+    if extra:  # carried per video (constant within one)
+        per_video = items.groupby("video")[extra].first()
+        for col in extra:
+            seqs[col] = seqs["video"].map(per_video[col])
+    unique = list(dict.fromkeys(p for ps in seqs["paths"] for p in ps))
+    reader = _CropReader(unique, req.input_size)
+    pos = {p: i for i, p in enumerate(unique)}
+    scores = np.full(len(seqs), np.nan, dtype=np.float64)
+    errors = [""] * len(seqs)
+    cache: dict[int, tuple[np.ndarray, str]] = {}
+    order = range(0, len(seqs), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(order, desc="scoring", unit="batch", disable=not progress):
+            rows = list(range(start, min(start + batch_size, len(seqs))))
+            units, ok = [], []
+            for r in rows:
+                got = [cache.setdefault(pos[p], reader[pos[p]]) for p in seqs["paths"][r]]
+                bad = next((e for _, e in got if e), "")
+                errors[r] = bad
+                if not bad:
+                    units.append(np.stack([g[0] for g in got]))
+                    ok.append(r)
+            if units:
+                scores[ok] = detector.score_units(np.stack(units))
+            if on_batch is not None:
+                on_batch(len(rows))
+            cache.clear()
+    out = pd.DataFrame({"path": [ps[0] for ps in seqs["paths"]], "label": seqs["label"].to_numpy()})
+    out["group"] = seqs["group"].to_numpy()
+    out["video"] = seqs["video"].astype(str).to_numpy()
+    out["track_id"] = seqs["track_id"].to_numpy()
+    out["frames"] = [" ".join(map(str, f)) for f in seqs["frame_indices"]]
+    for col in extra:
+        out[col] = seqs[col].to_numpy()
     out["score"] = scores
     out["error"] = errors
     return out

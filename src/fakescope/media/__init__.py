@@ -29,6 +29,7 @@ from fakescope.media.sampling import (
     KeyframeSampling,
     Sampling,
     UniformSampling,
+    WindowSampling,
     parse_sampling,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "KeyframeSampling",
     "Sampling",
     "UniformSampling",
+    "WindowSampling",
     "check_file",
     "frame_to_rgb",
     "is_image",

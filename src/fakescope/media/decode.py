@@ -46,6 +46,7 @@ from fakescope.media.sampling import (
     KeyframeSampling,
     Sampling,
     UniformSampling,
+    WindowSampling,
     parse_sampling,
 )
 from fakescope.types import Frame, MediaInfo
@@ -80,6 +81,7 @@ class DecodeStats:
     seeks: int = 0
     kind: str | None = None  # "video" or "image", once known
     targets: int | None = None  # distinct frames the sampling asked for (targeted sampling)
+    frame_count: int | None = None  # the frame count the targets were chosen from
     corrupt_packets: int = 0  # packets the decoder rejected and that were skipped
     cut_off: str | None = None  # why the data ended early, when it did
     first_error: MediaError | None = None  # the first decoder error, for a file that never decodes
@@ -153,7 +155,7 @@ def iter_frames(
             yield Frame(0, 0.0, read_image(p))
             return
         stats.kind = "video"
-        targeted = isinstance(sampling, (UniformSampling, EveryKSampling))
+        targeted = isinstance(sampling, (UniformSampling, EveryKSampling, WindowSampling))
         known = info.frame_count if info is not None else None
         facts = stream_facts(container, stream, p, count_if_unknown=targeted and not known)
         reader = _VideoReader(container, stream, facts, p, stats)
@@ -162,7 +164,8 @@ def iter_frames(
         elif isinstance(sampling, AllFrames):
             yield from reader.sequential(keyframes_only=False)
         else:
-            indices = sampling.indices(facts.frame_count or known or 0)
+            stats.frame_count = facts.frame_count or known or 0
+            indices = sampling.indices(stats.frame_count)
             # distinct targets; read_frames re-applies the circular padding of a short video
             targets = sorted({i / facts.fps for i in indices})
             stats.targets = len(targets)
@@ -178,7 +181,8 @@ def _animated_frames(p: Path, sampling: Sampling, stats: DecodeStats) -> Iterato
         return
     stats.kind = "video"
     indices = None
-    if isinstance(sampling, (UniformSampling, EveryKSampling)):
+    if isinstance(sampling, (UniformSampling, EveryKSampling, WindowSampling)):
+        stats.frame_count = facts.n_frames
         indices = sorted(set(sampling.indices(facts.n_frames)))
         stats.targets = len(indices)
     for i, t, image in iter_image_frames(p, indices, facts):

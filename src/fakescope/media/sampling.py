@@ -73,12 +73,55 @@ class AllFrames:
         return "all"
 
 
-Sampling = Union[UniformSampling, EveryKSampling, KeyframeSampling, AllFrames]
+@dataclass(frozen=True)
+class WindowSampling:
+    """`windows` runs of `length` frames, `step` frames apart, spread evenly from the first
+    to the last frame: what a sequence detector (seed 003: 10 frames, 1 in 7) or a clip
+    detector (seed 004: consecutive frames) needs, and nothing else is decoded.
+
+    A video shorter than one run gives the frames it has (every `step`-th); runs that overlap
+    in a short video share their frames (each index is listed once). `window_of` maps a frame
+    index back to its runs."""
+
+    windows: int = 4
+    length: int = 10
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        if self.windows < 1 or self.length < 1 or self.step < 1:
+            raise ValueError(f"window sampling needs windows, length, step >= 1, got {self}")
+
+    @property
+    def span(self) -> int:
+        """Video frames one run covers."""
+        return (self.length - 1) * self.step + 1
+
+    def runs(self, frame_count: int) -> list[list[int]]:
+        """The frame indices of each run, in order."""
+        if frame_count <= 0:
+            return []
+        if frame_count < self.span:
+            return [list(range(0, frame_count, self.step))]
+        last = frame_count - self.span
+        starts = np.linspace(0, last, self.windows).round().astype(int) if self.windows > 1 else [last // 2]
+        starts = list(dict.fromkeys(int(s) for s in starts))
+        return [list(range(s, s + self.span, self.step)) for s in starts]
+
+    def indices(self, frame_count: int) -> list[int]:
+        return sorted({i for run in self.runs(frame_count) for i in run})
+
+    def __str__(self) -> str:
+        return f"windows:{self.windows}:{self.length}:{self.step}"
+
+
+Sampling = Union[UniformSampling, EveryKSampling, KeyframeSampling, AllFrames, WindowSampling]
 
 
 def parse_sampling(spec: str | Sampling) -> Sampling:
-    """Parse "uniform:32", "uniform:32:nopad", "uniform", "every:10", "keyframes" or "all"."""
-    if isinstance(spec, (UniformSampling, EveryKSampling, KeyframeSampling, AllFrames)):
+    """Parse "uniform:32", "uniform:32:nopad", "uniform", "every:10", "keyframes", "all" or
+    "windows:K:F:S" (K runs of F frames, S apart)."""
+    if isinstance(spec, (UniformSampling, EveryKSampling, KeyframeSampling, AllFrames,
+                         WindowSampling)):
         return spec
     parts = str(spec).strip().lower().split(":")
     name, args = parts[0], parts[1:]
@@ -91,7 +134,11 @@ def parse_sampling(spec: str | Sampling) -> Sampling:
         return KeyframeSampling()
     if name == "all" and not args:
         return AllFrames()
-    raise ValueError(f"bad sampling {spec!r}; use uniform:N[:nopad], every:K, keyframes or all")
+    if name == "windows" and len(args) == 3:
+        k, f, s = (_int(a, spec) for a in args)
+        return WindowSampling(windows=k, length=f, step=s)
+    raise ValueError(f"bad sampling {spec!r}; use uniform:N[:nopad], every:K, keyframes, all "
+                     "or windows:K:F:S")
 
 
 def _int(text: str, spec: object) -> int:

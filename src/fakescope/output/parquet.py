@@ -35,6 +35,7 @@ RESULT_SCHEMA = pa.schema([
     ("tracks", pa.list_(pa.struct([
         ("id", pa.int64()), ("score", pa.float64()), ("frames", pa.list_(pa.int64())),
         ("boxes", pa.list_(pa.list_(pa.float64()))), ("scores", pa.list_(pa.float64())),
+        ("units", pa.list_(pa.list_(pa.int64()))),  # null for crop detectors
     ]))),
     ("timeline", pa.list_(pa.struct([("frame", pa.int64()), ("time_s", pa.float64()),
                                      ("score", pa.float64())]))),

@@ -17,6 +17,7 @@ from fakescope.types import DetectorInfo, ScanResult
 
 EXIT_CLEAN, EXIT_FAKE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3
 REASON_NO_FACE = "no_face"
+REASON_NO_SEQUENCE = "no_sequence"  # faces, but no track fills a temporal detector's unit
 UNREADABLE = "unreadable"
 
 

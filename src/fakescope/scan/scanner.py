@@ -4,12 +4,16 @@ Decisions (documented for users in `fakescope scan --help`):
 
 - Tracks seen in fewer than `min_track_frames` (3) sampled frames are ignored when a person is
   seen in at least that many (false detections); alone, they are scored.
-- Track score = `evaluate.aggregate_scores` of its crops' probabilities (default ``mean``);
+- Units: a crop detector scores each crop; a sequence / clip detector scores, per track,
+  the runs of F crops its requirements ask for (`faces.units.sequence_units`), and its frames
+  are sampled from those needs (`DetectorRequirements.sampling`: ``windows:K:F:S``).
+- Track score = `evaluate.aggregate_scores` of its units' probabilities (default ``mean``);
   file score = the **max over tracks**: a video is fake if any person in it is fake.
 - Verdict: ``fake`` iff score >= threshold (the threshold comes with the weights unless the
   caller overrides it), else ``real``.
 - No evidence → ``abstain`` with a reason and no score, never a made-up one:
-  ``no_face`` (readable, but no face in any sampled frame) or
+  ``no_face`` (readable, but no face in any sampled frame), ``no_sequence`` (faces, but no
+  track fills one sequence / clip of a temporal detector, or a still image given to one) or
   ``unreadable: <reason> (<detail>)`` (a `MediaError`; reason is its code: missing, empty,
   not_media, link_loop, truncated, unsupported_codec, no_frames, too_few_frames, ...).
 - Damaged videos are scored from the sampled frames that decode; the result counts the ones
@@ -17,7 +21,8 @@ Decisions (documented for users in `fakescope scan --help`):
   left → ``unreadable: too_few_frames``.
 - An unexpected failure inside fakescope on one input → verdict ``error`` with
   ``error: <type>: <message>`` (`fakescope.scan.batch` records it and goes on).
-- Timeline: for each sampled frame with a scored face, the max probability over its faces.
+- Timeline: for each sampled frame with a scored face, the max probability over its faces
+  (temporal detectors: at the middle frame of each unit).
 - `settings()` holds everything that changes a result; its hash keys the reuse of results.
 """
 
@@ -37,7 +42,14 @@ from fakescope.detectors.base import Detector
 from fakescope.errors import MediaError
 from fakescope.evaluate.aggregate import aggregate_scores
 from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
-from fakescope.scan.outcome import REASON_NO_FACE, UNREADABLE, error_result, try_hash
+from fakescope.faces.units import TrackUnit, crop_units, sequence_units
+from fakescope.scan.outcome import (
+    REASON_NO_FACE,
+    REASON_NO_SEQUENCE,
+    UNREADABLE,
+    error_result,
+    try_hash,
+)
 from fakescope.scan.settings import SCAN_LOGIC_VERSION, settings_key
 from fakescope.types import FaceCrop, FaceTrack, ScanResult, TimelinePoint, TrackResult
 
@@ -67,6 +79,36 @@ class FoundFaces:
     t_start: float
     frames_read: int | None = None
     frames_unreadable: int | None = None
+    frame_count: int | None = None  # the video's frame count the sampling was chosen from
+
+
+DEFAULT_CROP_SAMPLING = "uniform:32"
+
+
+def resolve_sampling(detector: Detector, sampling=None):
+    """The frames to decode for `detector`. Crop detectors: `sampling` (default
+    ``uniform:32``, never padded with repeats). Sequence / clip detectors: their own needs;
+    a ``windows:K:F:S`` spec may change K (how many units), never F or S."""
+    from fakescope.media import UniformSampling, WindowSampling, parse_sampling
+
+    req = detector.requirements
+    if not req.temporal:
+        sampling = parse_sampling(DEFAULT_CROP_SAMPLING if sampling is None else sampling)
+        if isinstance(sampling, UniformSampling) and sampling.circular_pad:
+            # Padding repeats frames of short videos; a repeated frame is no new evidence.
+            sampling = dataclasses.replace(sampling, circular_pad=False)
+        return sampling
+    own = req.sampling()
+    if sampling is None:
+        return own
+    sampling = parse_sampling(sampling)
+    if not isinstance(sampling, WindowSampling) or (sampling.length, sampling.step) != (
+            own.length, own.step):
+        raise ValueError(f"detector {detector.info.name!r} scores {req.unit}s of "
+                         f"{req.sequence_length} frames, 1 in {req.frame_step}: its frames are "
+                         f"sampled for it ({own}); give windows:K:{own.length}:{own.step} to "
+                         f"change the number of {req.unit}s, or no sampling, not {sampling}")
+    return sampling
 
 
 class Scanner:
@@ -75,8 +117,9 @@ class Scanner:
     detector: a `Detector`; its requirements set the crop size and framing.
     face_detector: a `fakescope.faces` detector name (``mtcnn``, ``blazeface``, ``dlib``, ``haar``)
       or instance; default `faces.detectors.DEFAULT_FACE_DETECTOR`.
-    sampling: which video frames to look at (``uniform:32``, ``every:10``, ``keyframes``,
-      ``all`` or a sampling object). Uniform sampling never repeats frames here.
+    sampling: which video frames a crop detector looks at (``uniform:32`` by default,
+      ``every:10``, ``keyframes``, ``all`` or a sampling object; never padded with repeats).
+      Sequence / clip detectors sample what they need (see `resolve_sampling`).
     policy: ``all`` faces or only the ``largest`` per frame.
     aggregation: crop → track method, one of `evaluate.aggregate.METHODS`.
     threshold: overrides the detector's own threshold.
@@ -86,7 +129,7 @@ class Scanner:
         self,
         detector: Detector,
         face_detector=DEFAULT_FACE_DETECTOR,
-        sampling="uniform:32",
+        sampling=None,
         policy: str = "all",
         aggregation: str = "mean",
         threshold: float | None = None,
@@ -95,14 +138,8 @@ class Scanner:
     ) -> None:
         from fakescope.evaluate.aggregate import METHODS
         from fakescope.faces import FacePipeline, create_face_detector
-        from fakescope.media import UniformSampling, parse_sampling
 
         req = detector.requirements
-        if req.sequence_length != 1:
-            raise ValueError(
-                f"detector {detector.info.name!r} scores sequences of {req.sequence_length} "
-                "crops; this scanner feeds single crops"
-            )
         if aggregation not in METHODS:
             raise ValueError(f"aggregation must be one of {METHODS}, got {aggregation!r}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -113,11 +150,7 @@ class Scanner:
         self.min_track_frames = int(min_track_frames)
         self.aggregation = aggregation
         self.threshold = float(detector.threshold if threshold is None else threshold)
-        sampling = parse_sampling(sampling)
-        if isinstance(sampling, UniformSampling) and sampling.circular_pad:
-            # Padding repeats frames of short videos; a repeated frame is no new evidence.
-            sampling = dataclasses.replace(sampling, circular_pad=False)
-        self.sampling = sampling
+        self.sampling = resolve_sampling(detector, sampling)
         if isinstance(face_detector, str):
             face_detector = create_face_detector(face_detector, device=device)
         self.faces = FacePipeline.from_spec(
@@ -130,6 +163,9 @@ class Scanner:
             # one or two frames is more often a false detection (a poster, a pattern) than a
             # person; alone, short tracks are all the evidence there is and are scored.
             min_track_frames=self.min_track_frames,
+            # Runs of a temporal detector lie seconds apart: a person is linked from one run
+            # to the next by sampled-frame count, not by a gap in seconds.
+            **({"max_gap_s": None} if req.temporal else {}),
         )
         self.settings_key = settings_key(self.settings())
 
@@ -149,6 +185,7 @@ class Scanner:
                          "weights_sha256": info.weights_sha256},
             "threshold": self.threshold,
             "crop": {"preset": req.crop_preset, "size": req.input_size},
+            "unit": {"kind": req.unit, "length": req.sequence_length, "step": req.frame_step},
             "sampling": str(self.sampling),
             "face_detector": self.faces.detector.config(),
             "policy": self.faces.policy,
@@ -217,25 +254,50 @@ class Scanner:
             timings["total"] = time.perf_counter() - t_start
             return self._result(path, info, "abstain", None, REASON_NO_FACE, timings=timings,
                                 **counts)
-        return FoundFaces(path, info, tracks, timings, t_start, **counts)
+        return FoundFaces(path, info, tracks, timings, t_start, **counts,
+                          frame_count=stats.frame_count)
+
+    def units(self, front: FoundFaces) -> list[list[TrackUnit]]:
+        """Per track, the units the detector scores (crops, or sequences / clips in the
+        sampled runs)."""
+        req = self.detector.requirements
+        if not req.temporal:
+            return [crop_units(t) for t in front.tracks]
+        if getattr(front.info, "kind", None) == "image":
+            return [[] for _ in front.tracks]  # a still image holds no sequence: abstain
+        runs = self.sampling.runs(front.frame_count or 0)
+        if not runs:  # a video whose length was not known: the frames that were decoded
+            frames = sorted({c.frame_index for t in front.tracks for c in t.crops})
+            runs = [frames]
+        return [sequence_units(t, runs, req.sequence_length, req.frame_step)
+                for t in front.tracks]
 
     def score_faces(self, front: FoundFaces, explain_dir: str | Path | None = None,
                     crops_for: Callable[[np.ndarray], np.ndarray] | None = None) -> ScanResult:
-        """The back half: detector → per-track aggregate → file verdict. `crops_for` maps the
-        stacked crops to this detector's input (when the front half was cut for another)."""
-        path, info, tracks = front.path, front.info, front.tracks
+        """The back half: units → detector → per-track aggregate → file verdict. `crops_for`
+        maps stacked crops to this detector's input (when the front half was cut for another)."""
+        path, info = front.path, front.info
         timings = dict(front.timings)
-        crops = [c for t in tracks for c in t.crops]
-        batch = np.stack([c.image for c in crops])
+        per_track = [(t, us) for t, us in zip(front.tracks, self.units(front), strict=True) if us]
+        if not per_track:
+            timings["total"] = time.perf_counter() - front.t_start
+            return self._result(path, info, "abstain", None, REASON_NO_SEQUENCE, timings=timings,
+                                frames_read=front.frames_read,
+                                frames_unreadable=front.frames_unreadable)
+        units = [u for _, us in per_track for u in us]
+        batch = np.stack([u.images() for u in units])  # (N, F, S, S, 3)
         if crops_for is not None:
-            batch = crops_for(batch)
+            n, f = batch.shape[:2]
+            flat = crops_for(batch.reshape(n * f, *batch.shape[2:]))
+            batch = flat.reshape(n, f, *flat.shape[1:])
         with _timed(timings, "detector"):
-            probs = np.asarray(self.detector.score_crops(batch), dtype=np.float64)
+            probs = np.asarray(self.detector.score_units(batch), dtype=np.float64)
 
+        temporal = self.detector.requirements.temporal
         track_results, start = [], 0
-        for t in tracks:
-            p = probs[start : start + len(t.crops)]
-            start += len(t.crops)
+        for t, us in per_track:
+            p = probs[start : start + len(us)]
+            start += len(us)
             track_results.append(
                 TrackResult(
                     id=t.track_id,
@@ -243,15 +305,18 @@ class Scanner:
                     frames=[c.frame_index for c in t.crops],
                     boxes=[[float(v) for v in c.detection.box] for c in t.crops],
                     scores=[float(v) for v in p],
+                    units=[u.frames for u in us] if temporal else None,
                 )
             )
         score = max(tr.score for tr in track_results)  # fake if any person is fake
         verdict = "fake" if score >= self.threshold else "real"
-        timeline = build_timeline(crops, probs)
+        shown = [u.middle for u in units]
+        timeline = build_timeline(shown, probs)
         if explain_dir is not None:
             with _timed(timings, "explain"):
                 write_explanation(Path(explain_dir), path, info.sha256, self.detector,
-                                  crops, probs, batch, timeline, self.threshold)
+                                  shown, probs, batch[:, batch.shape[1] // 2], timeline,
+                                  self.threshold)
         timings["total"] = time.perf_counter() - front.t_start
         return self._result(path, info, verdict, score, None, timings=timings,
                             tracks=track_results, timeline=timeline,

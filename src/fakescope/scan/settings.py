@@ -26,7 +26,7 @@ class ScanSettings:
     runtime: str = "auto"
     face_detector: str = DEFAULT_FACE_DETECTOR
     min_face: float | None = None
-    sampling: str = "uniform:32"
+    sampling: str | None = None  # None: uniform:32 for crop detectors, a temporal one's own
     policy: str = "all"
     aggregation: str = "mean"
     threshold: float | None = None

@@ -132,5 +132,7 @@ def meta_from_config(cfg, threshold: float = 0.5, threshold_method: str = "defau
         input_size=cfg.data.image_size, mean=tuple(mean), std=tuple(std),
         crop_preset=cfg.data.crop_preset, threshold=float(threshold),
         threshold_method=threshold_method, version=cfg.export.version,
-        detector=cfg.export.detector, extra=dict(extra or {}),
+        detector=cfg.export.detector, unit=cfg.sequence.unit,
+        sequence_length=cfg.sequence.length, frame_step=cfg.sequence.frame_step,
+        windows=cfg.sequence.windows, extra=dict(extra or {}),
     )

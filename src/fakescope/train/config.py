@@ -83,6 +83,38 @@ class BlendConfig:
 
 
 @dataclass
+class SequenceConfig:
+    """What one training item is (`detectors.base.DetectorRequirements`): a ``crop``, or a
+    ``sequence`` / ``clip`` of `length` crops of one track, 1 in `frame_step` video frames,
+    cut from the table's tracks (``video``, ``frame_index``[, ``track_id``] columns). Training
+    windows start every `train_step` crops (None: half a window apart); validation takes
+    non-overlapping ones. `stratified`: each epoch draws one random sequence per video (seed
+    003 §3.1), with the smaller class's videos drawn again to balance. `windows`: how many
+    units a scan of one file takes (travels in the bundle)."""
+
+    unit: str = "crop"
+    length: int = 1
+    frame_step: int = 1
+    train_step: int | None = None
+    stratified: bool = True
+    windows: int = 4
+
+
+@dataclass
+class LossConfig:
+    """``bce`` on the model's logit, or ``hypersphere`` (seed 003 Eq. 2): real units pulled
+    within `r_minus` of a fixed centre c, fakes pushed beyond `r_plus`. The model must set
+    ``last_embedding`` in its forward and hold c in a ``center`` buffer; c is the mean
+    embedding of up to `center_batches` batches of real training units under the untrained
+    network (seed 003 §3.3), computed once before the first epoch."""
+
+    name: str = "bce"
+    r_minus: float = 0.042
+    r_plus: float = 1.638
+    center_batches: int = 8
+
+
+@dataclass
 class ModelConfig:
     name: str = "fakebuster"
     kwargs: dict[str, Any] = field(default_factory=dict)  # passed to models.create_model
@@ -93,7 +125,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "adamw"  # adamw | sgd
+    name: str = "adamw"  # adamw | adam | sgd
     lr: float = 1e-3
     weight_decay: float = 1e-2
     betas: tuple[float, float] = (0.9, 0.999)  # adamw
@@ -190,6 +222,8 @@ class ExportConfig:
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -213,7 +247,20 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ConfigError for values no code path accepts; returns self."""
         checks = [
-            (self.optim.name in ("adamw", "sgd"), f"optim.name {self.optim.name!r} is not adamw|sgd"),
+            (self.optim.name in ("adamw", "adam", "sgd"),
+             f"optim.name {self.optim.name!r} is not adamw|adam|sgd"),
+            (self.sequence.unit in ("crop", "sequence", "clip"),
+             f"sequence.unit {self.sequence.unit!r} is not crop|sequence|clip"),
+            ((self.sequence.unit == "crop") == (self.sequence.length == 1),
+             "sequence.length is 1 for unit crop and > 1 for sequence / clip"),
+            (self.sequence.frame_step >= 1 and self.sequence.windows >= 1,
+             "sequence.frame_step and sequence.windows must be >= 1"),
+            (self.sequence.unit != "clip" or self.sequence.frame_step == 1,
+             "a clip is consecutive frames: sequence.frame_step must be 1"),
+            (self.loss.name in ("bce", "hypersphere"),
+             f"loss.name {self.loss.name!r} is not bce|hypersphere"),
+            (0 <= self.loss.r_minus < self.loss.r_plus, "loss needs 0 <= r_minus < r_plus"),
+            (self.loss.center_batches >= 1, "loss.center_batches must be >= 1"),
             (
                 self.schedule.name in ("cosine_restarts", "onecycle", "plateau", "constant"),
                 f"schedule.name {self.schedule.name!r} is not cosine_restarts|onecycle|plateau|constant",
@@ -263,6 +310,9 @@ class TrainConfig:
         if (self.export.threshold_method == "far") != (self.export.threshold_target is not None):
             raise ConfigError("export.threshold_target (the FAR to allow) goes with "
                               "export.threshold_method: far, and only with it")
+        if self.loss.name == "hypersphere" and (self.mixup.enabled or self.distill.teacher):
+            raise ConfigError("loss hypersphere takes hard labels: set mixup.enabled false and "
+                              "no distill.teacher")
         if (self.data.table is None) == (self.data.crops_csv is None):
             raise ConfigError("set exactly one of data.table or data.crops_csv")
         return self

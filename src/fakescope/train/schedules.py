@@ -32,11 +32,14 @@ _NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.I
 def model_blocks(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
     """The parameters cut into blocks, ordered input → output.
 
-    Models with a ``stem`` and a ``features`` Sequential (FakeBuster) give the stem, each
+    A model with an ``lr_blocks()`` method gives its own blocks (name, parameters), input →
+    output. Models with a ``stem`` and a ``features`` Sequential (FakeBuster) give the stem, each
     feature stage, then everything else (the head) as one block; any other model gives its
     top-level children in registration order. Parameters registered on the model itself go
     with the last block. Blocks without parameters (pooling) are left out.
     """
+    if hasattr(model, "lr_blocks"):  # the model cuts itself (e.g. a two-branch network)
+        return [(n, list(ps)) for n, ps in model.lr_blocks() if list(ps)]
     children = dict(model.named_children())
     if "stem" in children and isinstance(children.get("features"), nn.Sequential):
         parts = [("stem", children["stem"])]
@@ -72,9 +75,12 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
     no_decay = _no_decay_ids(model) if cfg.no_decay_norm_bias else set()
     seen: set[int] = set()
     groups: list[dict] = []
-    n = len(blocks)
-    for depth_from_input, (name, params) in enumerate(blocks):
-        scale = cfg.layer_decay ** (n - 1 - depth_from_input)
+    # Blocks a model names in `full_lr_blocks` train at the base rate and do not count in
+    # the depth (seed 003: the Deep LoG branch and the fusion, new layers that must adapt).
+    full = set(getattr(model, "full_lr_blocks", ()))
+    decayed = [name for name, _ in blocks if name not in full]
+    for name, params in blocks:
+        scale = 1.0 if name in full else cfg.layer_decay ** (len(decayed) - 1 - decayed.index(name))
         decay, plain = [], []
         for p in params:
             if not p.requires_grad or id(p) in seen:
@@ -97,6 +103,8 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
     groups = param_groups(model, cfg)
     if cfg.name == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+    if cfg.name == "adam":  # seed 003: Adam, weight decay as an L2 term
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))
     if cfg.name == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     raise ValueError(f"unknown optimizer {cfg.name!r}")

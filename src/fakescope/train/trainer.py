@@ -44,6 +44,7 @@ from fakescope.data.augment import build_augment
 from fakescope.data.datasets import CropDataset, seed_worker
 from fakescope.data.mixup import mixup_batch
 from fakescope.data.public_layouts import read_crop_csv
+from fakescope.data.samplers import StratifiedVideoSampler
 from fakescope.data.splits import check_no_leakage, group_split
 from fakescope.detectors.bundle import build_model, load_bundle, save_bundle
 from fakescope.device import autocast, resolve_device
@@ -66,6 +67,7 @@ from fakescope.train.checkpoint import (
 )
 from fakescope.train.compression import OneCyclePruner, distillation_loss
 from fakescope.train.config import ConfigError, TrainConfig, config_from_dict, dump_config
+from fakescope.train.losses import build_loss
 from fakescope.train.schedules import AugmentSchedule, LRSchedule, build_optimizer
 
 log = logging.getLogger(__name__)
@@ -159,10 +161,13 @@ def _sha256(path: Path) -> str:
 def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
     """The training or validation dataset `cfg` asks for: plain crops, or crops with
     self-blended fakes (`cfg.blend`; validation gets them only with ``val_mode: blend``, with a
-    fixed seed so every epoch is scored on the same blends)."""
+    fixed seed so every epoch is scored on the same blends). With `cfg.sequence` a sequence or
+    clip unit: `build_sequence_dataset`."""
+    if cfg.sequence.unit != "crop":
+        return build_sequence_dataset(cfg, items, train)
     d, b = cfg.data, cfg.blend
     mean, std = cfg.normalisation()
-    mode = b.mode if train else ("only" if b.mode != "none" and b.val_mode == "blend" else "none")
+    mode = _blend_mode(cfg, train)
     if mode == "none":
         return CropDataset(items, None, d.image_size, mean, std, preload=True,
                            cache_dir=d.cache_dir)
@@ -180,6 +185,52 @@ def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
         native_size=b.native_size, seed=derive_seed(cfg.seed, "augment", 10_000 if not train else 0),
         preload=True, cache_dir=d.cache_dir,
     )
+
+
+def _blend_mode(cfg: TrainConfig, train: bool) -> str:
+    b = cfg.blend
+    return b.mode if train else ("only" if b.mode != "none" and b.val_mode == "blend" else "none")
+
+
+def build_sequence_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
+    """Sequences / clips of `cfg.sequence` cut from the tracks of a crop table (training
+    windows overlap by `train_step`, validation ones do not), with temporally consistent
+    self-blended fake sequences when `cfg.blend` asks for them."""
+    from fakescope.data.datasets import SequenceDataset, item_sequences
+
+    d, b, q = cfg.data, cfg.blend, cfg.sequence
+    mean, std = cfg.normalisation()
+    step = (q.train_step or max(1, q.length // 2)) if train else None
+    seqs = item_sequences(items, q.length, q.frame_step, step=step)
+    if seqs.empty:
+        raise ConfigError(f"no track of the {'training' if train else 'validation'} table "
+                          f"holds a {q.unit} of {q.length} crops")
+    mode = _blend_mode(cfg, train)
+    if mode == "none":
+        return SequenceDataset(seqs, None, d.image_size, mean, std, preload=True,
+                               cache_dir=d.cache_dir)
+    from fakescope.data.blended_sequences import SelfBlendSequenceDataset
+    from fakescope.data.landmarks import crop_landmarks
+
+    real = sorted({p for ps, lab in zip(seqs["paths"], seqs["label"]) if lab == 0 for p in ps})
+    points = crop_landmarks(real, d.cache_dir, rect=b.landmarks_rect) if real else []
+    return SelfBlendSequenceDataset(
+        seqs, dict(zip(real, points)), d.image_size, mean, std, mode=mode,
+        fake_fraction=b.fake_fraction, jpeg_quality=b.jpeg_quality,
+        jpeg_prob=b.jpeg_prob if train else 0.0, native_size=b.native_size,
+        seed=derive_seed(cfg.seed, "augment", 10_000 if not train else 0), preload=True,
+        cache_dir=d.cache_dir,
+    )
+
+
+def dataset_videos(ds) -> np.ndarray | None:
+    """The video of each item of a dataset, when it knows (one-unit-per-video epochs)."""
+    if hasattr(ds, "videos"):
+        return np.asarray(ds.videos)
+    items = getattr(ds, "items", None)
+    if items is not None and "video" in items.columns and len(items) == len(ds):
+        return items["video"].astype(str).to_numpy()
+    return None
 
 
 # ---------------------------------------------------------------------------------- result
@@ -264,6 +315,7 @@ class Trainer:
         self.model = create_model(cfg.model.name, **cfg.model.kwargs)
         self.init_sha256 = self._init_from(self.model)
         self.model = self.model.to(self.device)
+        self.loss_fn = build_loss(cfg.loss)
         self.steps_per_epoch = len(self._train_loader(0))
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.pruner = None
@@ -314,6 +366,12 @@ class Trainer:
                                          rank=info.rank, shuffle=True,
                                          seed=derive_seed(cfg.seed, "sampler"))
             sampler.set_epoch(epoch)
+        elif cfg.sequence.unit != "crop" and cfg.sequence.stratified \
+                and (videos := dataset_videos(self.train_ds)) is not None:
+            # seed 003's stratified epoch: one random unit per video, classes balanced
+            sampler = StratifiedVideoSampler(videos, self.train_ds.labels, class_balance=True,
+                                             seed=derive_seed(cfg.seed, "sampler"))
+            sampler.set_epoch(epoch)
         else:
             g = torch.Generator().manual_seed(derive_seed(cfg.seed, "sampler", epoch))
             sampler = RandomSampler(self.train_ds, generator=g)
@@ -349,12 +407,12 @@ class Trainer:
                                     generator=mix_gen)
                 x, y = mixed.x, mixed.y
             with autocast(self.device, enabled=self.amp):
-                logits = self.net(x)
                 if self.teacher is not None:
+                    logits = self.net(x)
                     loss = distillation_loss(logits, self.teacher(x), y,
                                              cfg.distill.temperature, cfg.distill.alpha)
                 else:
-                    loss = F.binary_cross_entropy_with_logits(logits.float(), y)
+                    loss, logits = self.loss_fn(self.net, self.model, x, y)
             finite = bool(torch.isfinite(loss))
             if not finite and not self.amp:  # fp16 overflow is the GradScaler's to handle
                 raise TrainingError(f"epoch {epoch + 1}: training loss is {loss.item()}; "
@@ -411,8 +469,8 @@ class Trainer:
                   shard: bool = True) -> tuple[dict[str, float], np.ndarray]:
         logits = self.predict_logits(model or self.model, self.val_ds, shard)
         y = self.val_ds.labels.astype(np.float64)
-        loss = float(F.binary_cross_entropy_with_logits(torch.from_numpy(logits).double(),
-                                                        torch.from_numpy(y)))
+        loss = self.loss_fn.from_logits(model or self.model, torch.from_numpy(logits),
+                                        torch.from_numpy(y))
         probs = expit(logits.astype(np.float64))
         labels = y.astype(np.int64)
         acc = metrics.classification_metrics(labels, probs, 0.5)["accuracy"]
@@ -506,6 +564,10 @@ class Trainer:
         elif last_path.exists():
             raise ConfigError(f"{self.out_dir} already holds a run ({last_path}); pass --resume "
                               "to continue it or choose another out_dir")
+        if start == 0 and not history and self.init_sha256 is None:
+            # a new run from scratch: e.g. the hypersphere centre, once (a model initialised
+            # from a bundle brings its own centre and calibration)
+            self.loss_fn.prepare(self.model, self._train_loader(0), self.device)
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.out_dir / "config.yaml", dump_config(cfg))
@@ -586,15 +648,19 @@ class Trainer:
         cfg = self.cfg
         state = load_checkpoint(source)
         model = model_from_state(cfg.model.name, cfg.model.kwargs, state).to(self.device)
-        val, probs = self._validate(model, shard=False)  # main process only
         labels = self.val_ds.labels.astype(np.int64)
+        if hasattr(self.loss_fn, "calibrate"):  # distance → probability, fitted on validation
+            self.loss_fn.calibrate(model, self.predict_logits(model, self.val_ds, shard=False),
+                                   labels)
+        val, probs = self._validate(model, shard=False)  # main process only
         file_labels, file_probs = labels, probs
-        if "video" in self.items.val.columns and len(self.items.val) == len(probs):
-            # The operating point is a file-level one: crops → track → file, as scan does.
+        units = getattr(self.val_ds, "items", self.items.val)
+        if "video" in units.columns and len(units) == len(probs):
+            # The operating point is a file-level one: units → track → file, as scan does.
             from fakescope.evaluate.aggregate import file_scores
 
-            track = "track_id" if "track_id" in self.items.val.columns else None
-            per_file = file_scores(self.items.val.assign(score=probs, label=labels), "video",
+            track = "track_id" if "track_id" in units.columns else None
+            per_file = file_scores(units.assign(score=probs, label=labels), "video",
                                    "score", track_col=track, label_col="label")
             file_labels = per_file["label"].to_numpy(np.int64)
             file_probs = per_file["score"].to_numpy(np.float64)
@@ -605,7 +671,10 @@ class Trainer:
             log.warning("threshold not chosen on validation (%s); using 0.5", exc)
             thr = fixed_threshold(0.5)
         operating_points = _operating_points(file_labels, file_probs)
-        rows = getattr(self.val_ds, "items", self.items.val)[["path", "label", "group"]]
+        rows = getattr(self.val_ds, "items", self.items.val)
+        if "path" not in rows.columns:  # a sequence: named by its first crop
+            rows = rows.assign(path=[ps[0] for ps in rows["paths"]])
+        rows = rows[["path", "label", "group"]]
         if len(rows) != len(probs):  # validation with self-blends: each real, then its blend
             rows = pd.concat([rows.assign(label=0), rows.assign(label=1, blended=True)],
                              ignore_index=True)
