@@ -1,0 +1,5 @@
+"""LatentForensics (seed 000): an FFHQ-aligned face is projected to a low-dimensional code
+(PCA, VQ-VAE-2 or StyleGAN2 inversion) and a classical classifier (random forest, logistic
+regression, small MLP) separates real codes from fake ones. See README.md."""
+
+from fakescope.families.latentforensics import detector  # noqa: F401  (registers the detector)
