@@ -85,9 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runtime", choices=("auto", "torch", "onnx"), default="auto",
                    help="auto: on CPU, ONNX Runtime if it was measured faster here with the same "
                         "scores, else PyTorch (default: %(default)s)")
-    p.add_argument("--sampling", default="uniform:32",
+    p.add_argument("--sampling", default=None,
                    help="video frames to scan: uniform:N, every:K, keyframes, all "
-                        "(default: %(default)s)")
+                        "(default: the detector's; uniform:32, latentforensics every:10)")
     p.add_argument("--threshold", type=float, default=None,
                    help="fake iff score >= this (default: the weights' calibrated threshold)")
     p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,

@@ -43,6 +43,7 @@ from fakescope.types import FaceCrop, FaceTrack, ScanResult, TimelinePoint, Trac
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SAMPLING = "uniform:32"  # when neither the caller nor the detector names one
 # A damaged video is scored when at least this share of its sampled frames decoded.
 MIN_READABLE_SHARE = 0.25
 
@@ -76,7 +77,8 @@ class Scanner:
     face_detector: a `fakescope.faces` detector name (``mtcnn``, ``blazeface``, ``dlib``, ``haar``)
       or instance; default `faces.detectors.DEFAULT_FACE_DETECTOR`.
     sampling: which video frames to look at (``uniform:32``, ``every:10``, ``keyframes``,
-      ``all`` or a sampling object). Uniform sampling never repeats frames here.
+      ``all`` or a sampling object; None: the detector's `default_sampling` if it has one,
+      else `DEFAULT_SAMPLING`). Uniform sampling never repeats frames here.
     policy: ``all`` faces or only the ``largest`` per frame.
     aggregation: crop → track method, one of `evaluate.aggregate.METHODS`.
     threshold: overrides the detector's own threshold.
@@ -86,7 +88,7 @@ class Scanner:
         self,
         detector: Detector,
         face_detector=DEFAULT_FACE_DETECTOR,
-        sampling="uniform:32",
+        sampling=None,
         policy: str = "all",
         aggregation: str = "mean",
         threshold: float | None = None,
@@ -113,6 +115,8 @@ class Scanner:
         self.min_track_frames = int(min_track_frames)
         self.aggregation = aggregation
         self.threshold = float(detector.threshold if threshold is None else threshold)
+        if sampling is None:  # the detector's own (seed 000 samples one frame in ten)
+            sampling = getattr(detector, "default_sampling", DEFAULT_SAMPLING)
         sampling = parse_sampling(sampling)
         if isinstance(sampling, UniformSampling) and sampling.circular_pad:
             # Padding repeats frames of short videos; a repeated frame is no new evidence.

@@ -26,7 +26,7 @@ class ScanSettings:
     runtime: str = "auto"
     face_detector: str = DEFAULT_FACE_DETECTOR
     min_face: float | None = None
-    sampling: str = "uniform:32"
+    sampling: str | None = None  # None: the detector's default_sampling, else uniform:32
     policy: str = "all"
     aggregation: str = "mean"
     threshold: float | None = None

@@ -1,0 +1,143 @@
+"""Seed 000's LatentForensics family: alignment, projectors, classifiers, the safe skops bundle
+and the detector through the protocol and `fakescope scan`."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import skops.io as sio
+from lf_factory import face_variants, make_lf_bundle, tint
+from media_factory import make_video
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
+from fakescope.cli.main import main
+from fakescope.detectors import create_detector
+from fakescope.detectors.bundle import load_bundle
+from fakescope.errors import WeightsError
+from fakescope.families.latentforensics import align
+from fakescope.families.latentforensics.classifiers import make_classifier
+from fakescope.families.latentforensics.projectors import (
+    PCAProjector,
+    projector_from_state,
+    resize_faces,
+)
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return make_lf_bundle(tmp_path_factory.mktemp("lf") / "lf.skops")
+
+
+def test_pca_reconstruction_error_falls_with_more_components():
+    faces = face_variants(64)
+    proj = PCAProjector(n_components=48, resolution=16).fit([faces[:40], faces[40:]])
+    ref = resize_faces(faces, 16).astype(np.float32)
+    errs = [float(np.mean((proj.reconstruct(faces, k).astype(np.float32) - ref) ** 2))
+            for k in (2, 8, 24, 48)]
+    assert all(a > b for a, b in zip(errs, errs[1:])), errs
+    assert np.allclose(proj.reconstruction_error(faces), np.mean(
+        ((proj.reconstruct(faces).astype(np.float32) - ref) / 255.0).reshape(64, -1) ** 2, 1),
+        atol=1e-4)
+
+
+def test_pca_state_round_trips_and_needs_enough_faces():
+    faces = face_variants(40)
+    proj = PCAProjector(n_components=16, resolution=16).fit([faces])
+    again = projector_from_state(sio.loads(sio.dumps(proj.state()), trusted=[]))
+    assert np.allclose(again.transform(faces), proj.transform(faces), atol=1e-4)
+    with pytest.raises(ValueError, match="at least"):
+        PCAProjector(n_components=64, resolution=16).fit([faces])
+
+
+def test_classifiers_have_the_seeds_hyper_parameters():
+    rf = make_classifier("rf")
+    assert isinstance(rf, RandomForestClassifier)
+    assert (rf.n_estimators, rf.criterion, rf.max_depth, rf.max_features) == (1500, "gini", None, "sqrt")
+    for name, hidden in (("lr", ()), ("mlp2", (512,)), ("mlp5", (2048, 512, 512, 512))):
+        mlp = make_classifier(name).steps[-1][1]
+        assert isinstance(mlp, MLPClassifier)
+        assert mlp.hidden_layer_sizes == hidden
+        assert (mlp.activation, mlp.solver, mlp.learning_rate_init, mlp.learning_rate) == \
+            ("relu", "sgd", 5e-4, "constant")
+        assert mlp.alpha == 0.0  # BCE only, no weight decay
+    fitted = make_classifier("mlp2", max_iter=2).fit(np.random.default_rng(0).normal(size=(20, 4)),
+                                                      np.r_[np.zeros(10), np.ones(10)])
+    assert fitted.steps[-1][1].out_activation_ == "logistic"  # sigmoid output, log-loss = BCE
+    with pytest.raises(ValueError, match="unknown classifier"):
+        make_classifier("svm")
+
+
+def test_five_points_from_68_and_alignment_keeps_the_face_inside():
+    pts = np.zeros((68, 2))
+    pts[36:42] = [10, 20]
+    pts[42:48] = [30, 20]
+    pts[30], pts[48], pts[54] = [20, 30], [12, 40], [28, 40]
+    five = align.five_from_68(pts)
+    assert np.allclose(five, [[10, 20], [30, 20], [20, 30], [12, 40], [28, 40]])
+    # a tight 224 crop showing a little more than the family's square: that square fits,
+    # the FFHQ frame (margin 0) does not, nor does the zoom without the centring shift
+    from fakescope.faces.align import template_points
+
+    tight = template_points(224, margin=-0.45, shift_y=align.centring_shift(-0.45))
+    assert align.outside_fraction(tight, (224, 224), 256, align.ALIGN_MARGIN,
+                                  align.ALIGN_SHIFT_Y) == 0.0
+    assert align.outside_fraction(tight, (224, 224), 256, 0.0) > 0.3
+    assert align.outside_fraction(tight, (224, 224), 256, align.ALIGN_MARGIN) > 0.05
+
+
+def test_bundle_loads_through_the_common_loader_and_scores(bundle):
+    path, sha = bundle
+    b = load_bundle(path, expected_sha256=sha)
+    assert b.meta.detector == "latentforensics" and b.payload is not None
+    det = create_detector(weights=path)  # family read from the bundle
+    assert det.info.name == "latentforensics" and det.info.weights_sha256 == sha
+    assert det.requirements.crop_preset == "ffhq_tight" and det.requirements.input_size == 256
+    real = face_variants(8, seed=5)
+    fake = tint(real)
+    s_real, s_fake = det.score_crops(real), det.score_crops(fake)
+    assert s_real.shape == (8,) and np.all((s_real >= 0) & (s_real <= 1))
+    assert s_fake.mean() > s_real.mean()  # it learnt the tint
+    assert det.score_crops(np.zeros((0, 256, 256, 3), np.uint8)).shape == (0,)
+    with pytest.raises(ValueError, match="expected crops of shape"):
+        det.score_crops(np.zeros((1, 224, 224, 3), np.uint8))
+
+
+class Foreign:
+    """Any class skops does not know: loading it would mean running its code."""
+
+    def __init__(self) -> None:
+        self.x = 1
+
+
+def test_bundle_with_a_foreign_type_is_refused(tmp_path):
+    from fakescope.detectors.bundle import BundleMeta
+    from fakescope.detectors.sk_bundle import save_sk_bundle
+
+    meta = BundleMeta(model_name="x", model_kwargs={}, input_size=256, detector="latentforensics")
+    path = tmp_path / "evil.skops"
+    save_sk_bundle(path, meta, {"classifier": Foreign()})
+    with pytest.raises(WeightsError, match="refusing to load"):
+        load_bundle(path)
+    with pytest.raises(WeightsError, match="does not match the pinned"):
+        load_bundle(path, expected_sha256="0" * 64)
+
+
+def test_scan_cli_on_a_face_video(bundle, tmp_path, capsys):
+    video = make_video(tmp_path / "face.mp4", n_frames=30, size=(320, 240))
+    out = tmp_path / "out.jsonl"
+    code = main(["scan", str(video), "--detector", "latentforensics", "--weights", str(bundle[0]),
+                 "--json", "--out", str(out), "--min-face", "24", "--no-progress",
+                 "--in-process"])
+    assert code in (0, 1)
+    res = json.loads(out.read_text().splitlines()[0])
+    assert res["detector"]["name"] == "latentforensics"
+    assert res["detector"]["weights_sha256"] == bundle[1]
+    assert res["verdict"] in ("fake", "real") and 0.0 <= res["score"] <= 1.0
+    assert res["tracks"][0]["frames"] == [0, 10, 20]  # seed 000: one frame in ten
