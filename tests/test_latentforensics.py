@@ -141,3 +141,54 @@ def test_scan_cli_on_a_face_video(bundle, tmp_path, capsys):
     assert res["detector"]["weights_sha256"] == bundle[1]
     assert res["verdict"] in ("fake", "real") and 0.0 <= res["score"] <= 1.0
     assert res["tracks"][0]["frames"] == [0, 10, 20]  # seed 000: one frame in ten
+
+
+def test_vqvae_overfits_a_tiny_set():
+    import torch
+
+    from fakescope.families.latentforensics.vqvae import VQVAEProjector
+
+    torch.set_num_threads(1)
+    faces = face_variants(8, seed=0, size=32)
+    proj = VQVAEProjector(resolution=32, channels=32, embed_dim=16, n_embed=32, epochs=80,
+                          batch_size=8, lr=2e-3)
+    before = float(proj.reconstruction_error(faces).mean())
+    proj.fit([faces])
+    after = float(proj.reconstruction_error(faces).mean())
+    assert after < 0.35 * before, (before, after)
+    assert proj.losses[-1] < 0.35 * proj.losses[0]
+    codes = proj.transform(faces)
+    assert codes.shape == (8, 4 * 4 + 8 * 8)  # top 4x4 + bottom 8x8 indices at 32 px
+    assert codes.min() >= 0 and codes.max() < 32 and np.allclose(codes, codes.round())
+    again = projector_from_state(sio.loads(sio.dumps(proj.state()), trusted=[]))
+    assert np.array_equal(again.transform(faces), codes)
+
+
+def test_stylegan_inversion_lowers_its_loss_on_a_face_the_generator_made(tmp_path):
+    """Random-initialised tiny generator (no weights ship): invert an image it generated."""
+    import torch
+
+    from fakescope.families.latentforensics.perceptual import PerceptualDistance
+    from fakescope.families.latentforensics.stylegan import (
+        Generator,
+        invert,
+        load_stylegan_weights,
+        save_stylegan_weights,
+    )
+
+    torch.manual_seed(0)
+    kwargs = dict(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=32)
+    gen = Generator(**kwargs).eval()
+    assert gen.num_ws == 6 and Generator(resolution=256).num_ws == 14  # seed 000: 14 x 512
+    path = tmp_path / "sg.pt"
+    sha = save_stylegan_weights(path, gen, kwargs)
+    gen, enc, sha2 = load_stylegan_weights(path)
+    assert enc is None and sha2 == sha
+    with torch.no_grad():
+        target = gen(torch.randn(2, 32))
+    w, losses = invert(gen, target, PerceptualDistance(), steps=40, lr=0.05)
+    assert w.shape == (2, 6, 32) and len(losses) == 41
+    assert losses[-1] < 0.5 * losses[0], losses[::10]
+    with pytest.raises(WeightsError, match="not a fakescope-stylegan2"):
+        (tmp_path / "bad.pt").write_bytes(b"not torch")
+        load_stylegan_weights(tmp_path / "bad.pt")

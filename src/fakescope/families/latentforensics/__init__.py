@@ -3,3 +3,5 @@
 regression, small MLP) separates real codes from fake ones. See README.md."""
 
 from fakescope.families.latentforensics import detector  # noqa: F401  (registers the detector)
+from fakescope.families.latentforensics import vqvae  # noqa: F401,E402  (registers "vqvae")
+from fakescope.families.latentforensics import stylegan  # noqa: F401,E402  (registers "stylegan")
