@@ -39,6 +39,7 @@ from fakescope.families.latentforensics.data import load_faces, prepare_aligned
 from fakescope.families.latentforensics.detector import FAMILY
 from fakescope.families.latentforensics.projectors import PROJECTORS, Projector, projector_from_state
 from fakescope.output.atomic import atomic_write_bytes, atomic_write_text
+from fakescope.train.recipes import register_recipe
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -56,6 +57,7 @@ class RecipeConfig:
     classifiers: tuple[str, ...] = CLASSIFIERS
     max_iter: int = 100  # epochs of SGD for LR / MLPs
     max_per_split: int | None = None  # random subsample per split (None: every crop)
+    projector_max_faces: int | None = None  # fit the projector on this many real train faces
     threshold_far: float = 0.05  # shipped threshold: this FAR on the real validation faces
     cluster_column: str = "split_group"  # the bootstrap resamples these clusters
     n_bootstrap: int = 1000
@@ -81,6 +83,8 @@ def _fit_projector(cfg: RecipeConfig, faces: pd.DataFrame, out: Path) -> Project
         return projector_from_state(state)
     proj = PROJECTORS[cfg.projector](**cfg.projector_kwargs)
     real = faces[(faces["split"] == "train") & (faces["label"] == 0)]
+    if cfg.projector_max_faces and len(real) > cfg.projector_max_faces:
+        real = real.sample(cfg.projector_max_faces, random_state=cfg.seed)
     arr = load_faces(real["path"].tolist(), proj.resolution)
     t0 = time.time()
     proj.fit([arr[i : i + 1024] for i in range(0, len(arr), 1024)])
@@ -161,7 +165,70 @@ def run_recipe(cfg: RecipeConfig) -> dict[str, dict[str, Any]]:
         auc = res["test"]["far"]["levels"]["frame"]["metrics"]["auc"]
         log.info("%s %s: test auc %.4f (%.0fs)", proj.kind, name, auc, res["fit_seconds"])
         results[name] = res
+    if proj.kind == "stylegan" and not (out / "results" / "per_channel.json").is_file():
+        _per_channel(cfg, proj, codes, faces, out)
     return results
+
+
+def _number(v: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return v
+
+
+def _per_channel(cfg: RecipeConfig, proj: Projector, codes: np.ndarray, faces: pd.DataFrame,
+                 out: Path) -> None:
+    """Seed 000 Fig. 5, when the codes are StyleGAN W+ codes."""
+    from fakescope.families.latentforensics.study import per_channel_accuracy, plot_per_channel
+
+    g = proj.generator
+    split = faces["split"].to_numpy()
+    res = per_channel_accuracy(codes.reshape(len(codes), g.num_ws, g.w_dim),
+                               faces["label"].to_numpy(), split == "train", split == "test",
+                               max_iter=cfg.max_iter, seed=cfg.seed)
+    atomic_write_text(out / "results" / "per_channel.json", json.dumps(
+        {"weights_sha256": proj.sha256, "accuracy": res}, indent=2))
+    plot_per_channel(res, out / "per_channel.png", f"per-channel accuracy, StyleGAN2 "
+                     f"{proj.sha256[:12]}")
+
+
+@register_recipe(FAMILY)
+def run_yaml(raw: dict[str, Any], base: Path, out: Path | None) -> int:
+    """`fakescope train CONFIG` with ``recipe: latentforensics``: the YAML holds
+    `RecipeConfig` fields; `table`, `image_root` and `out_dir` are relative to its folder."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(RecipeConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        print(f"fakescope train: unknown latentforensics setting(s) {unknown}; known: "
+              f"{sorted(known)}", file=sys.stderr)
+        return 2
+    for key in ("table", "image_root", "out_dir"):
+        if raw.get(key) is not None and not Path(raw[key]).is_absolute():
+            raw[key] = str(base / raw[key])
+    if out is not None:
+        raw["out_dir"] = str(out)
+    if "classifiers" in raw:
+        raw["classifiers"] = tuple(raw["classifiers"])
+    try:
+        cfg = RecipeConfig(**raw)
+    except TypeError as exc:
+        print(f"fakescope train: {exc}", file=sys.stderr)
+        return 2
+    _report(run_recipe(cfg))
+    return 0
+
+
+def _report(results: dict[str, dict[str, Any]]) -> None:
+    for name, res in results.items():
+        m = res["test"]["accuracy"]["levels"]["frame"]
+        print(f"{res['projector']} {name}: auc {m['metrics']['auc']:.4f} "
+              f"accuracy {m['metrics']['accuracy']:.4f}  bundle {res['bundle']} "
+              f"sha256 {res['sha256']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,27 +237,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-root")
     ap.add_argument("--out", required=True)
     ap.add_argument("--projector", default="pca", choices=sorted(PROJECTORS))
-    ap.add_argument("--projector-arg", action="append", default=[], metavar="KEY=INT",
-                    help="projector parameter, e.g. resolution=32 (repeatable)")
+    ap.add_argument("--projector-arg", action="append", default=[], metavar="KEY=VALUE",
+                    help="projector parameter, e.g. resolution=32 or weights=sg2.pt (repeatable)")
     ap.add_argument("--classifiers", default=",".join(CLASSIFIERS))
     ap.add_argument("--max-iter", type=int, default=100)
     ap.add_argument("--max-per-split", type=int)
+    ap.add_argument("--projector-max-faces", type=int,
+                    help="fit the projector on at most this many real training faces")
     ap.add_argument("--n-bootstrap", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     kwargs = {}
     for kv in args.projector_arg:
         k, _, v = kv.partition("=")
-        kwargs[k] = int(v)
+        kwargs[k] = _number(v)
     cfg = RecipeConfig(table=args.table, image_root=args.image_root, out_dir=args.out,
                        projector=args.projector, projector_kwargs=kwargs,
                        classifiers=tuple(args.classifiers.split(",")), max_iter=args.max_iter,
-                       max_per_split=args.max_per_split, n_bootstrap=args.n_bootstrap, seed=args.seed)
-    for name, res in run_recipe(cfg).items():
-        m = res["test"]["accuracy"]["levels"]["frame"]
-        print(f"{res['projector']} {name}: auc {m['metrics']['auc']:.4f} "
-              f"accuracy {m['metrics']['accuracy']:.4f}  bundle {res['bundle']}")
+                       max_per_split=args.max_per_split,
+                       projector_max_faces=args.projector_max_faces, n_bootstrap=args.n_bootstrap, seed=args.seed)
+    _report(run_recipe(cfg))
     return 0
 
 
