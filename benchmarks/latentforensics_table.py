@@ -13,13 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+from fakescope.evaluate.report import format_metric
+
 NAMES = {"pca": "PCA", "vqvae": "VAE", "stylegan": "SG"}
 ORDER = ("rf", "lr", "mlp2", "mlp5")
-
-
-def _cell(level: dict, key: str) -> str:
-    v, ci = level["metrics"][key], level["ci"].get(key)
-    return f"{v:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]" if ci else f"{v:.3f}"
 
 
 def main() -> None:
@@ -27,7 +24,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     args = ap.parse_args()
     rows, seen = [], set()
-    print("| method | accuracy [95% CI] | AUC [95% CI] | TAR at the shipped threshold "
+    print("| method | accuracy (95 % CI) | AUC (95 % CI) | TAR at the shipped threshold "
           "(val FAR 5%) | test FAR there | train crops | fit s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for run in args.runs:
@@ -44,7 +41,7 @@ def main() -> None:
             fa = c["fp"] / n_real
             rows.append((list(NAMES).index(r["projector"]), ORDER.index(r["classifier"]),
                          f"| {NAMES[r['projector']]} {r['classifier'].upper()} ({run.name}) | "
-                         f"{_cell(acc, 'accuracy')} | {_cell(acc, 'auc')} | {tar:.3f} | {fa:.3f} | "
+                         f"{format_metric(acc, 'accuracy')} | {format_metric(acc, 'auc')} | {tar:.3f} | {fa:.3f} | "
                          f"{r['n']['train']} | {r['fit_seconds']:.0f} |"))
     for _, _, row in sorted(rows):
         print(row)
