@@ -5,4 +5,7 @@ regression, small MLP) separates real codes from fake ones. See README.md."""
 from fakescope.families.latentforensics import detector  # noqa: F401  (registers the detector)
 from fakescope.families.latentforensics import vqvae  # noqa: F401,E402  (registers "vqvae")
 from fakescope.families.latentforensics import stylegan  # noqa: F401,E402  (registers "stylegan")
-from fakescope.families.latentforensics import train  # noqa: F401,E402  (registers the recipe)
+from fakescope.families.latentforensics.train import run_yaml  # noqa: E402
+from fakescope.train.recipes import register_recipe  # noqa: E402
+
+register_recipe("latentforensics")(run_yaml)

@@ -39,7 +39,6 @@ from fakescope.families.latentforensics.data import load_faces, prepare_aligned
 from fakescope.families.latentforensics.detector import FAMILY
 from fakescope.families.latentforensics.projectors import PROJECTORS, Projector, projector_from_state
 from fakescope.output.atomic import atomic_write_bytes, atomic_write_text
-from fakescope.train.recipes import register_recipe
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -195,9 +194,9 @@ def _per_channel(cfg: RecipeConfig, proj: Projector, codes: np.ndarray, faces: p
                      f"{proj.sha256[:12]}")
 
 
-@register_recipe(FAMILY)
 def run_yaml(raw: dict[str, Any], base: Path, out: Path | None) -> int:
-    """`fakescope train CONFIG` with ``recipe: latentforensics``: the YAML holds
+    """`fakescope train CONFIG` with ``recipe: latentforensics`` (registered by the package's
+    ``__init__``, so running this module with ``-m`` does not register it twice): the YAML holds
     `RecipeConfig` fields; `table`, `image_root` and `out_dir` are relative to its folder."""
     from dataclasses import fields
 
