@@ -156,11 +156,12 @@ def summarise(detectors: dict[str, str], out: Path) -> dict:
     return summary
 
 
-def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
+def render(summary: dict, command: str, face_detector: str = "mtcnn",
+           sampling: str = "uniform:32") -> str:
     lines = ["# Videos end to end: the 46 shared videos and the DeepfakeTIMIT dev set", "",
              "Measured with:", "```", command, "```", "",
-             "Each detector scans through the same pipeline as `fakescope scan` (uniform 32 "
-             f"frames, {face_detector} faces, `dfdc_tight` framing as measured for that face "
+             "Each detector scans through the same pipeline as `fakescope scan` (frames "
+             f"{sampling}, {face_detector} faces, its own framing preset as measured for that face "
              "detector, tracks linked with gaps in seconds and boxes smoothed over time, short "
              "tracks (< 3 sampled frames) ignored beside a longer one, mean over a track, max "
              "over tracks) at its own shipped threshold; faces are found once per video and each "
@@ -171,16 +172,17 @@ def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
     for n, e in summary.items():
         v, t = e["videos"], e["timit"]
         auc = f"{v['auc']:.3f} ({v['auc_low']:.3f}–{v['auc_high']:.3f})" if "auc" in v else "n/a"
-        lines.append(f"| {n} | {v['threshold']:.3f} | {auc} | {v.get('false_alarms')} / "
+        thr = v["threshold"] if v["threshold"] is not None else t["threshold"]
+        lines.append(f"| {n} | {thr:.3f} | {auc} | {v.get('false_alarms')} / "
                      f"{v.get('n_real')} | {v.get('fakes_flagged')} / {v.get('n_fake')} | "
                      f"{t['flagged']} / {t['n']} ({100 * t['flagged_share']:.0f} %) | "
                      f"{v['abstained']} + {t['abstained']} |")
+    sources = next(iter(summary.values()))["videos"].get("per_source", {})  # none: timit only
     lines += ["", "Per source (videos flagged / n, mean score):", "",
-              "| detector | " + " | ".join(next(iter(summary.values()))["videos"]["per_source"])
-              + " |", "|---|" + "---|" * len(next(iter(summary.values()))["videos"]["per_source"])]
+              "| detector | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
     for n, e in summary.items():
         cells = [f"{d['flagged']} / {d['n']} ({d['mean_score']:.2f})" if d["mean_score"] is not None
-                 else f"{d['flagged']} / {d['n']}" for d in e["videos"]["per_source"].values()]
+                 else f"{d['flagged']} / {d['n']}" for d in e["videos"].get("per_source", {}).values()]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "Read with care: the 22 fakes are all DFDC, while 22 of the 24 reals come from "
               "other sources (Google DFD at c40, talking heads), so the AUC mixes 'fake vs real' "
@@ -209,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     command = ".venv/bin/python scripts/eval_videos.py " + " ".join(
         [f"--detector {d}" for d in args.detector] + [f"--out {args.out}"]
-        + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else []))
-    md = render(summary, command, args.face_detector)
+        + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else [])
+        + ([f"--sampling {args.sampling}"] if args.sampling != "uniform:32" else [])
+        + ([f"--sets {args.sets}"] if args.sets != "videos,timit" else []))
+    md = render(summary, command, args.face_detector, args.sampling)
     atomic_write_text(args.out / "videos_eval.md", md)
     if args.doc:
         atomic_write_text(args.doc, md)
