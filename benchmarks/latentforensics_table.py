@@ -42,7 +42,7 @@ def main() -> None:
             rows.append((list(NAMES).index(r["projector"]), ORDER.index(r["classifier"]),
                          f"| {NAMES[r['projector']]} {r['classifier'].upper()} ({run.name}) | "
                          f"{format_metric(acc, 'accuracy')} | {format_metric(acc, 'auc')} | {tar:.3f} | {fa:.3f} | "
-                         f"{r['n']['train']} | {r['fit_seconds']:.0f} |"))
+                         f"{r.get('n_train_classifier', r['n']['train'])} | {r['fit_seconds']:.0f} |"))
     for _, _, row in sorted(rows):
         print(row)
     if "stylegan" not in seen:

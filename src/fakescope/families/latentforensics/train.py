@@ -57,6 +57,7 @@ class RecipeConfig:
     max_iter: int = 100  # epochs of SGD for LR / MLPs
     max_per_split: int | None = None  # random subsample per split (None: every crop)
     projector_max_faces: int | None = None  # fit the projector on this many real train faces
+    classifier_max_train: int | None = None  # fit classifiers on a random subset of train crops
     threshold_far: float = 0.05  # shipped threshold: this FAR on the real validation faces
     cluster_column: str = "split_group"  # the bootstrap resamples these clusters
     n_bootstrap: int = 1000
@@ -105,7 +106,7 @@ def _codes(proj: Projector, faces: pd.DataFrame, out: Path) -> np.ndarray:
 
 
 def _measure(cfg: RecipeConfig, name: str, model, codes: np.ndarray, faces: pd.DataFrame,
-             proj: Projector, out: Path) -> dict[str, Any]:
+             proj: Projector, out: Path, n_fit: int) -> dict[str, Any]:
     """Val thresholds, test metrics with cluster-bootstrap intervals, and the bundle."""
     fake = list(model.classes_).index(1)
     score = {s: model.predict_proba(codes[faces["split"].to_numpy() == s])[:, fake] for s in SPLITS}
@@ -129,7 +130,7 @@ def _measure(cfg: RecipeConfig, name: str, model, codes: np.ndarray, faces: pd.D
                "val": {"threshold": shipped.to_dict()},
                "val_accuracy_threshold": best_acc.to_dict(),
                "training": {k: v for k, v in asdict(cfg).items() if k != "classifiers"},
-               "n_train": int((faces["split"] == "train").sum())},
+               "n_train": n_fit},
     )
     bundle = out / f"{FAMILY}_{proj.kind}_{name}.skops"
     sha = save_sk_bundle(bundle, meta, {"projector": proj.state(), "classifier": model})
@@ -148,6 +149,11 @@ def run_recipe(cfg: RecipeConfig) -> dict[str, dict[str, Any]]:
     proj = _fit_projector(cfg, faces, out)
     codes = _codes(proj, faces, out)
     is_train = faces["split"].to_numpy() == "train"
+    if cfg.classifier_max_train and is_train.sum() > cfg.classifier_max_train:
+        keep = np.random.default_rng(cfg.seed).choice(np.flatnonzero(is_train),
+                                                      cfg.classifier_max_train, replace=False)
+        is_train = np.zeros(len(faces), bool)
+        is_train[keep] = True
     results = {}
     for name in cfg.classifiers:
         target = out / "results" / f"{proj.kind}_{name}.json"
@@ -157,9 +163,10 @@ def run_recipe(cfg: RecipeConfig) -> dict[str, dict[str, Any]]:
         t0 = time.time()
         model = make_classifier(name, seed=cfg.seed, max_iter=cfg.max_iter)
         model.fit(codes[is_train], faces.loc[is_train, "label"].to_numpy())
-        res = _measure(cfg, name, model, codes, faces, proj, out)
+        res = _measure(cfg, name, model, codes, faces, proj, out, int(is_train.sum()))
         res["fit_seconds"] = round(time.time() - t0, 1)
         res["n_skipped_no_landmarks"] = prepared.n_skipped
+        res["n_train_classifier"] = int(is_train.sum())
         atomic_write_text(target, json.dumps(res, indent=2, default=float))
         auc = res["test"]["far"]["levels"]["frame"]["metrics"]["auc"]
         log.info("%s %s: test auc %.4f (%.0fs)", proj.kind, name, auc, res["fit_seconds"])
@@ -241,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classifiers", default=",".join(CLASSIFIERS))
     ap.add_argument("--max-iter", type=int, default=100)
     ap.add_argument("--max-per-split", type=int)
+    ap.add_argument("--classifier-max-train", type=int,
+                    help="fit the classifiers on a random subset of this many training crops")
     ap.add_argument("--projector-max-faces", type=int,
                     help="fit the projector on at most this many real training faces")
     ap.add_argument("--n-bootstrap", type=int, default=1000)
@@ -259,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                        projector=args.projector, projector_kwargs=kwargs,
                        classifiers=tuple(args.classifiers.split(",")), max_iter=args.max_iter,
                        max_per_split=args.max_per_split,
-                       projector_max_faces=args.projector_max_faces, n_bootstrap=args.n_bootstrap, seed=args.seed)
+                       projector_max_faces=args.projector_max_faces,
+                       classifier_max_train=args.classifier_max_train, n_bootstrap=args.n_bootstrap, seed=args.seed)
     _report(run_recipe(cfg))
     return 0
 
