@@ -17,11 +17,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import skops.io as sio
 import torch
 
 from fakescope.evaluate.bootstrap import bootstrap_ci
+from fakescope.evaluate.predict import read_item_table
 from fakescope.families.latentforensics.align import ALIGNED_SIZE, CROP_PRESET
 from fakescope.families.latentforensics.data import load_faces
 from fakescope.families.latentforensics.perceptual import PerceptualDistance
@@ -90,7 +90,7 @@ def main() -> None:
             data = f.read_bytes()
             p = projector_from_state(sio.loads(data, trusted=sio.get_untrusted_types(data=data)))
             projs[p.kind.upper()] = p
-        table = pd.read_csv(run / "aligned" / "aligned.csv")
+        table = read_item_table(run / "aligned" / "aligned.csv")
     test = table[table["split"] == "test"]
     test = test.groupby("label", group_keys=False).sample(args.n // 2, random_state=args.seed)
     faces = load_faces(test["path"].tolist(), ALIGNED_SIZE)

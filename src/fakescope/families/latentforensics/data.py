@@ -28,7 +28,7 @@ JPEG_QUALITY = 95
 
 @dataclass(frozen=True)
 class PreparedFaces:
-    table: Path  # CSV: the input table's columns, `path` now the aligned face
+    table: Path  # CSV: the input table's columns, `path` now the aligned face (relative to it)
     n_written: int
     n_skipped: int  # no landmarks / unreadable
 
@@ -60,7 +60,7 @@ def prepare_aligned(items: pd.DataFrame, out_dir: str | Path, cache_dir: str | P
                         [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             tmp.replace(dst)
         keep.append(i)
-        new_paths.append(str(dst))
+        new_paths.append(f"faces/{dst.name}")  # relative to the table, as read_item_table reads
     table = items.iloc[keep].copy()
     table["source_path"] = table["path"]
     table["path"] = new_paths

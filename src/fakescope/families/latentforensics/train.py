@@ -145,7 +145,7 @@ def run_recipe(cfg: RecipeConfig) -> dict[str, dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     prepared = prepare_aligned(_select(cfg), out / "aligned", cache_dir=out / "cache")
     log.info("aligned %d faces (%d without landmarks left out)", prepared.n_written, prepared.n_skipped)
-    faces = pd.read_csv(prepared.table)
+    faces = read_item_table(prepared.table)  # absolute paths again
     proj = _fit_projector(cfg, faces, out)
     codes = _codes(proj, faces, out)
     is_train = faces["split"].to_numpy() == "train"
