@@ -27,12 +27,24 @@ LICENCE = ("Trained on DFDC data (Deepfake Detection Challenge training set), wh
            "for non-commercial research use only; these weights inherit that restriction.")
 
 
+def _timit(summary: Path | None) -> str:
+    if summary is None:
+        return ""
+    t = next(iter(json.loads(summary.read_text()).values()))["timit"]
+    return (f"\n## DeepfakeTIMIT (dev set, 160 fakes of a manipulation in no training data)\n"
+            f"`scripts/eval_videos.py --sets timit --sampling every:10` ({summary.as_posix()}): "
+            f"**{t['flagged']} / {t['n']}** flagged at the shipped threshold "
+            f"{t['threshold']:.4f} (mean video score {t['mean_score']:.3f}; {t['abstained']} "
+            "abstained). The detector does not generalise to this manipulation.\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--classifier", required=True)
     ap.add_argument("--eval", type=Path, required=True, help="fakescope eval output folder")
     ap.add_argument("--command", required=True, help="the command that trained the run")
+    ap.add_argument("--timit", type=Path, help="scripts/eval_videos.py summary.json (--sets timit)")
     args = ap.parse_args(argv)
     src = args.run / f"latentforensics_pca_{args.classifier}.skops"
     bundle = load_bundle(src)
@@ -94,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 |---|---|
 {rows}
 
+{_timit(args.timit)}
 ## Licence
 {LICENCE}
 """
