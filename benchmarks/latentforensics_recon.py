@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
 import torch
 
+from fakescope.detectors.sk_bundle import safe_loads
 from fakescope.evaluate.bootstrap import bootstrap_ci
 from fakescope.evaluate.predict import read_item_table
 from fakescope.families.latentforensics.align import ALIGNED_SIZE, CROP_PRESET
@@ -87,8 +87,7 @@ def main() -> None:
     projs = {}
     for run in args.runs:
         for f in sorted(run.glob("projector_*.skops")):
-            data = f.read_bytes()
-            p = projector_from_state(sio.loads(data, trusted=sio.get_untrusted_types(data=data)))
+            p = projector_from_state(safe_loads(f.read_bytes(), f))
             projs[p.kind.upper()] = p
         table = read_item_table(run / "aligned" / "aligned.csv")
     test = table[table["split"] == "test"]

@@ -52,23 +52,32 @@ def save_sk_bundle(path: str | Path, meta, payload: dict[str, Any]) -> str:
     return sha256_bytes(data)
 
 
-def load_sk_bundle(data: bytes, where: str | Path, digest: str):
-    """The `Bundle` in skops bytes `data` (already sha256-checked by the caller). Refuses a
-    file naming any type outside skops' defaults and `ALLOWED_TYPES`."""
+def safe_loads(data: bytes, where: str | Path) -> Any:
+    """The object in skops bytes `data`; a `WeightsError` when the file names any type outside
+    skops' defaults and `ALLOWED_TYPES`, or is no skops file."""
     import skops.io as sio
-
-    from fakescope.detectors.bundle import Bundle, BundleMeta
 
     try:
         untrusted = set(sio.get_untrusted_types(data=data))
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a bundle"
-        raise WeightsError(f"{where}: not a fakescope detector bundle ({type(exc).__name__})") from exc
+        raise WeightsError(f"{where}: not a skops file ({type(exc).__name__})") from exc
     refused = sorted(untrusted - ALLOWED_TYPES)
     if refused:
         raise WeightsError(f"{where}: refusing to load: the file names types fakescope does not "
                            f"trust ({', '.join(refused[:5])})")
     try:
-        raw = sio.loads(data, trusted=sorted(untrusted))
+        return sio.loads(data, trusted=sorted(untrusted))
+    except Exception as exc:  # noqa: BLE001
+        raise WeightsError(f"{where}: unreadable skops file ({type(exc).__name__}: {exc})") from exc
+
+
+def load_sk_bundle(data: bytes, where: str | Path, digest: str):
+    """The `Bundle` in skops bytes `data` (already sha256-checked by the caller), read with
+    `safe_loads`."""
+    from fakescope.detectors.bundle import Bundle, BundleMeta
+
+    raw = safe_loads(data, where)
+    try:
         meta = BundleMeta(**raw["meta"])
         payload = raw["payload"]
     except Exception as exc:  # noqa: BLE001

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fakescope.detectors.bundle import BundleMeta
-from fakescope.detectors.sk_bundle import save_sk_bundle
+from fakescope.detectors.sk_bundle import safe_loads, save_sk_bundle
 from fakescope.evaluate.predict import read_item_table
 from fakescope.evaluate.report import evaluate_predictions
 from fakescope.evaluate.threshold import select_threshold
@@ -79,8 +79,7 @@ def _fit_projector(cfg: RecipeConfig, faces: pd.DataFrame, out: Path) -> Project
 
     target = out / f"projector_{cfg.projector}.skops"
     if target.is_file():
-        state = sio.loads(target.read_bytes(), trusted=sio.get_untrusted_types(data=target.read_bytes()))
-        return projector_from_state(state)
+        return projector_from_state(safe_loads(target.read_bytes(), target))
     proj = PROJECTORS[cfg.projector](**cfg.projector_kwargs)
     real = faces[(faces["split"] == "train") & (faces["label"] == 0)]
     if cfg.projector_max_faces and len(real) > cfg.projector_max_faces:
