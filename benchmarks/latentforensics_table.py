@@ -25,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     rows, seen = [], set()
     print("| method | accuracy (95 % CI) | AUC (95 % CI) | TAR at the shipped threshold "
-          "(val FAR 5%) | test FAR there | train crops | fit s |")
+          "(val FAR 5%) | test FAR there | train crops | wall s (fit + measure, shared CPU) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for run in args.runs:
         for path in sorted((run / "results").glob("*.json")):
