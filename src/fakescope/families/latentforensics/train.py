@@ -200,28 +200,36 @@ def _per_channel(cfg: RecipeConfig, proj: Projector, codes: np.ndarray, faces: p
                      f"{proj.sha256[:12]}")
 
 
-def run_yaml(raw: dict[str, Any], base: Path, out: Path | None) -> int:
-    """`fakescope train CONFIG` with ``recipe: latentforensics`` (registered by the package's
-    ``__init__``, so running this module with ``-m`` does not register it twice): the YAML holds
-    `RecipeConfig` fields; `table`, `image_root` and `out_dir` are relative to its folder."""
+def config_from_yaml(raw: dict[str, Any], base: Path, out: Path | None = None) -> RecipeConfig:
+    """A `RecipeConfig` from a YAML mapping (without ``recipe``): `table`, `image_root` and
+    `out_dir` relative to the YAML's folder `base`; `out` (``--out``) replaces `out_dir`.
+    ValueError on an unknown or ill-typed setting."""
     from dataclasses import fields
 
+    raw = dict(raw)
     known = {f.name for f in fields(RecipeConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        print(f"fakescope train: unknown latentforensics setting(s) {unknown}; known: "
-              f"{sorted(known)}", file=sys.stderr)
-        return 2
+        raise ValueError(f"unknown latentforensics setting(s) {unknown}; known: {sorted(known)}")
     for key in ("table", "image_root", "out_dir"):
         if raw.get(key) is not None and not Path(raw[key]).is_absolute():
-            raw[key] = str(base / raw[key])
+            raw[key] = str((base / raw[key]).resolve())
     if out is not None:
         raw["out_dir"] = str(out)
     if "classifiers" in raw:
         raw["classifiers"] = tuple(raw["classifiers"])
     try:
-        cfg = RecipeConfig(**raw)
+        return RecipeConfig(**raw)
     except TypeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def run_yaml(raw: dict[str, Any], base: Path, out: Path | None) -> int:
+    """`fakescope train CONFIG` with ``recipe: latentforensics`` (registered by the package's
+    ``__init__``, so running this module with ``-m`` does not register it twice)."""
+    try:
+        cfg = config_from_yaml(raw, base, out)
+    except ValueError as exc:
         print(f"fakescope train: {exc}", file=sys.stderr)
         return 2
     _report(run_recipe(cfg))
