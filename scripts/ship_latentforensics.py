@@ -38,6 +38,18 @@ def _timit(summary: Path | None) -> str:
             "abstained). The detector does not generalise to this manipulation.\n")
 
 
+def _videos(summary: Path | None) -> str:
+    if summary is None:
+        return ""
+    v = next(iter(json.loads(summary.read_text()).values()))["videos"]
+    return (f"\n## The 46 shared labelled videos\n"
+            f"`scripts/eval_videos.py --sets videos --sampling every:10` ({summary.as_posix()}): "
+            f"video AUC {v['auc']:.3f} (95 % CI {v['auc_low']:.3f}–{v['auc_high']:.3f}); at the "
+            f"shipped threshold {v['false_alarms']} / {v['n_real']} real videos and "
+            f"{v['fakes_flagged']} / {v['n_fake']} DFDC fakes flagged; {v['abstained']} "
+            "abstained (no face).\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", type=Path)
@@ -45,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", type=Path, required=True, help="fakescope eval output folder")
     ap.add_argument("--command", required=True, help="the command that trained the run")
     ap.add_argument("--timit", type=Path, help="scripts/eval_videos.py summary.json (--sets timit)")
+    ap.add_argument("--videos", type=Path, help="scripts/eval_videos.py summary.json (--sets videos)")
     args = ap.parse_args(argv)
     src = args.run / f"latentforensics_pca_{args.classifier}.skops"
     bundle = load_bundle(src)
@@ -106,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 |---|---|
 {rows}
 
-{_timit(args.timit)}
+{_timit(args.timit)}{_videos(args.videos)}
 ## Licence
 {LICENCE}
 """
