@@ -21,17 +21,18 @@ def run(args: argparse.Namespace) -> int:
     from fakescope.detectors.registry import describe_detectors
 
     listings = describe_detectors()
+    width = max([12, *(len(d.name) for d in listings)])  # names line up in one column
     for d in listings:
         if args.json:
             print(json.dumps(asdict(d)))
             continue
         mark = "*" if d.default else " "
         if d.problem:
-            print(f"{mark} {d.name:<12} {d.problem}")
+            print(f"{mark} {d.name:<{width}} {d.problem}")
             continue
         mean = ",".join(f"{v:.3f}" for v in d.mean)
         std = ",".join(f"{v:.3f}" for v in d.std)
-        print(f"{mark} {d.name:<12} model={d.model} input={d.input_size}px crop={d.crop_preset} "
+        print(f"{mark} {d.name:<{width}} model={d.model} input={d.input_size}px crop={d.crop_preset} "
               f"mean=({mean}) std=({std}) threshold={d.threshold:.4f} sha256={d.sha256}")
     if not args.json:
         print("* default of `fakescope scan`")
