@@ -171,7 +171,8 @@ def summarise(detectors: dict[str, str], out: Path, skip: set[str] = frozenset()
     return summary
 
 
-def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
+def render(summary: dict, command: str, face_detector: str = "mtcnn",
+           sampling: str = "uniform:32") -> str:
     first = next(iter(summary.values()))
     nv, nr, nf = first["videos"]["n"], first["videos"].get("n_real"), first["videos"].get("n_fake")
     held = first["videos"].get("held_for_training", 0)
@@ -180,8 +181,8 @@ def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
              else f"the {nv} shared videos")
     lines = [f"# Videos end to end: {title} and the DeepfakeTIMIT dev set", "",
              "Measured with:", "```", command, "```", "",
-             "Each detector scans through the same pipeline as `fakescope scan` (uniform 32 "
-             f"frames, {face_detector} faces, `dfdc_tight` framing as measured for that face "
+             "Each detector scans through the same pipeline as `fakescope scan` (frames "
+             f"{sampling}, {face_detector} faces, its own framing preset as measured for that face "
              "detector, tracks linked with gaps in seconds and boxes smoothed over time, short "
              "tracks (< 3 sampled frames) ignored beside a longer one, mean over a track, max "
              "over tracks) at its own shipped threshold; faces are found once per video and each "
@@ -192,18 +193,19 @@ def render(summary: dict, command: str, face_detector: str = "mtcnn") -> str:
     for n, e in summary.items():
         v, t = e["videos"], e["timit"]
         auc = f"{v['auc']:.3f} ({v['auc_low']:.3f}–{v['auc_high']:.3f})" if "auc" in v else "n/a"
-        lines.append(f"| {n} | {v['threshold']:.3f} | {auc} | {v.get('false_alarms')} / "
+        thr = v["threshold"] if v["threshold"] is not None else t["threshold"]
+        lines.append(f"| {n} | {thr:.3f} | {auc} | {v.get('false_alarms')} / "
                      f"{v.get('n_real')} | {v.get('fakes_flagged')} / {v.get('n_fake')} | "
                      f"{t['flagged']} / {t['n']} ({100 * t['flagged_share']:.0f} %) | "
                      f"{v['abstained']} + {t['abstained']} |")
+    sources = next(iter(summary.values()))["videos"].get("per_source", {})  # none: timit only
     lines += ["", "Per source (videos flagged / n, mean score):", "",
-              "| detector | " + " | ".join(next(iter(summary.values()))["videos"]["per_source"])
-              + " |", "|---|" + "---|" * len(next(iter(summary.values()))["videos"]["per_source"])]
+              "| detector | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
     for n, e in summary.items():
         cells = [f"{d['flagged']} / {d['n']} ({d['mean_score']:.2f})" if d["mean_score"] is not None
-                 else f"{d['flagged']} / {d['n']}" for d in e["videos"]["per_source"].values()]
+                 else f"{d['flagged']} / {d['n']}" for d in e["videos"].get("per_source", {}).values()]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    other = sum(d["n"] for k, d in first["videos"]["per_source"].items()
+    other = sum(d["n"] for k, d in first["videos"].get("per_source", {}).items()
                 if k.endswith("/REAL") and not k.startswith("DFDC"))
     lines += ["", f"Read with care: the {nf} fakes are all DFDC, while {other} of the {nr} reals "
               "come from other sources (Google DFD at c40, talking heads), so the AUC mixes 'fake "
@@ -240,8 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python scripts/eval_videos.py " + " ".join(
         [f"--detector {d}" for d in args.detector] + [f"--out {args.out}"]
         + ([f"--face-detector {args.face_detector}"] if args.face_detector != "mtcnn" else [])
-        + ([f"--video-split {args.video_split}"] if args.video_split else []))
-    md = render(summary, command, args.face_detector)
+        + ([f"--video-split {args.video_split}"] if args.video_split else [])
+        + ([f"--sampling {args.sampling}"] if args.sampling != "uniform:32" else [])
+        + ([f"--sets {args.sets}"] if args.sets != "videos,timit" else []))
+    md = render(summary, command, args.face_detector, args.sampling)
     atomic_write_text(args.out / "videos_eval.md", md)
     if args.doc:
         atomic_write_text(args.doc, md)

@@ -16,6 +16,7 @@ from train_factory import write_crops
 from fakescope.cli.main import main
 from fakescope.detectors.bundle import load_bundle
 from fakescope.train.config import load_config
+from fakescope.train.recipes import recipe_name
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -168,6 +169,17 @@ def test_shipped_configs_are_valid_and_portable(path, tmp_path):
     text = path.read_text()
     values = re.findall(r":\s*(\S+)", "\n".join(l.split("#")[0] for l in text.splitlines()))
     assert not [v for v in values if v.startswith(("/", "~"))], "absolute path in a config"
+    if recipe_name(path) is not None:  # a family's own recipe (seed 000), not the Trainer
+        import yaml
+
+        from fakescope.families.latentforensics.train import config_from_yaml
+
+        raw = yaml.safe_load(text)
+        assert raw.pop("recipe") == "latentforensics"
+        rc = config_from_yaml(raw, path.parent)
+        assert rc.table == str(REPO / "docs" / "splits" / "dfdc_faces_split.csv")
+        assert rc.projector == "pca" and rc.projector_kwargs["n_components"] == 512
+        return
     cfg = load_config(path)
     if path.name.startswith("twobranch"):  # seed 003: sequences of shared-video tracks
         assert cfg.data.table == str(REPO / "cache" / "twobranch" / "tracks.csv")

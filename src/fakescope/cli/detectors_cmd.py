@@ -21,23 +21,24 @@ def run(args: argparse.Namespace) -> int:
     from fakescope.detectors.registry import describe_detectors
 
     listings = describe_detectors()
+    width = max([12, *(len(d.name) for d in listings)])  # names line up in one column
     for d in listings:
         if args.json:
             print(json.dumps(asdict(d)))
             continue
         mark = "*" if d.default else " "
         if d.problem:
-            print(f"{mark} {d.name:<12} {d.unit}: {d.problem}")
+            print(f"{mark} {d.name:<{width}} {d.unit}: {d.problem}")
             continue
         mean = ",".join(f"{v:.3f}" for v in d.mean)
         std = ",".join(f"{v:.3f}" for v in d.std)
         unit = d.unit if d.unit == "crop" else f"{d.unit} of {d.sequence_length}"
-        print(f"{mark} {d.name:<12} {unit} model={d.model} input={d.input_size}px crop={d.crop_preset} "
+        print(f"{mark} {d.name:<{width}} {unit} model={d.model} input={d.input_size}px crop={d.crop_preset} "
               f"mean=({mean}) std=({std}) threshold={d.threshold:.4f} sha256={d.sha256}")
         if d.operating_points:
             points = "  ".join(f"FAR {float(k.split('_', 1)[1]):.0%}: {v:.4f}"
                                for k, v in d.operating_points.items())
-            print(f"  {'':<12} validation operating points (--threshold): {points}")
+            print(f"  {'':<{width}} validation operating points (--threshold): {points}")
     if not args.json:
         print("* default of `fakescope scan`")
     return 0

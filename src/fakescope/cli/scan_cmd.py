@@ -87,8 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "scores, else PyTorch (default: %(default)s)")
     p.add_argument("--sampling", default=None,
                    help="video frames to scan: uniform:N, every:K, keyframes, all (default: "
-                        "uniform:32); a sequence / clip detector samples the runs of frames it "
-                        "needs (windows:K:F:S; only K may be changed)")
+                        "the detector's: uniform:32, latentforensics every:10); a sequence / "
+                        "clip detector samples the runs of frames it needs (windows:K:F:S; only K "
+                        "may be changed)")
     p.add_argument("--threshold", type=float, default=None,
                    help="fake iff score >= this (default: the weights' calibrated threshold)")
     p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,

@@ -46,6 +46,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fakescope.train.config import ConfigError, dump_config, load_config
+    from fakescope.train.recipes import get_recipe, recipe_name
+
+    name = recipe_name(args.config)
+    if name is not None:  # a recipe of its own (e.g. a scikit-learn family), not the Trainer
+        import yaml
+
+        try:
+            recipe = get_recipe(name)
+        except KeyError as exc:
+            print(f"fakescope train: {args.config}: {exc.args[0]}", file=sys.stderr)
+            return 2
+        raw = yaml.safe_load(args.config.read_text())
+        raw.pop("recipe")
+        return recipe(raw, args.config.resolve().parent, args.out)
 
     overrides = list(args.overrides)
     if args.out is not None:

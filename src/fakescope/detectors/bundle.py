@@ -2,8 +2,10 @@
 was trained (architecture, weights, input size, normalisation, crop framing, threshold).
 
 Saved with `torch.save` as a plain dict of tensors and primitives (loadable with
-``weights_only=True``, so loading a user's file cannot run code). The sha256 of the file is the
-weights identity reported in every scan result.
+``weights_only=True``, so loading a user's file cannot run code). A family whose model is not
+one torch module (scikit-learn estimators) saves a skops file instead (`sk_bundle`);
+`load_bundle` reads both. The sha256 of the file is the weights identity reported in every
+scan result.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Bundle:
     meta: BundleMeta
     state_dict: dict[str, torch.Tensor]
     sha256: str
+    payload: dict[str, Any] | None = None  # a skops bundle's estimators and arrays
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -76,6 +79,10 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> Bundle:
             f"{path}: sha256 {digest} does not match the pinned {expected_sha256} "
             "(corrupt or replaced file)"
         )
+    from fakescope.detectors.sk_bundle import is_sk_bundle, load_sk_bundle
+
+    if is_sk_bundle(data):
+        return load_sk_bundle(data, path, digest)
     try:
         raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         meta = BundleMeta(**raw["meta"])

@@ -26,16 +26,19 @@ FFHQ_TEMPLATE_512 = np.array(
 )
 
 
-def template_points(size: int, margin: float = 0.0) -> np.ndarray:
+def template_points(size: int, margin: float = 0.0, shift_y: float = 0.0) -> np.ndarray:
     """The template scaled to a size x size output; `margin` > 0 shrinks the face towards the
-    centre by 1/(1+margin) (more context), < 0 zooms in."""
+    centre by 1/(1+margin) (more context), < 0 zooms in. `shift_y` > 0 moves the crop down the
+    face by that fraction of the output side (the face moves up in the output): zooming in
+    about the centre alone would push the mouth out, the template's face sitting low."""
     if margin <= -1.0:
         raise ValueError(f"margin must be > -1, got {margin}")
     unit = FFHQ_TEMPLATE_512 / 512.0
-    return ((unit - 0.5) / (1.0 + margin) + 0.5) * size
+    return ((unit - 0.5) / (1.0 + margin) + 0.5 - np.array([0.0, shift_y])) * size
 
 
-def alignment_matrix(landmarks5: np.ndarray, size: int, margin: float = 0.0) -> np.ndarray:
+def alignment_matrix(landmarks5: np.ndarray, size: int, margin: float = 0.0,
+                     shift_y: float = 0.0) -> np.ndarray:
     """2x3 similarity (rotation, uniform scale, translation) taking the landmarks onto the
     template; raises ValueError when the points do not determine one."""
     src = np.asarray(landmarks5, dtype=np.float64).reshape(-1, 2)
@@ -43,7 +46,8 @@ def alignment_matrix(landmarks5: np.ndarray, size: int, margin: float = 0.0) -> 
         raise ValueError(f"need 5 finite (x, y) landmarks, got shape {src.shape}")
     if np.linalg.norm(src[1] - src[0]) < 1e-3:
         raise ValueError("degenerate landmarks: the two eyes coincide")
-    matrix, _ = cv2.estimateAffinePartial2D(src, template_points(size, margin), method=cv2.LMEDS)
+    matrix, _ = cv2.estimateAffinePartial2D(src, template_points(size, margin, shift_y),
+                                            method=cv2.LMEDS)
     if matrix is None or not np.isfinite(matrix).all():
         raise ValueError("could not fit a similarity transform to the landmarks")
     return matrix
@@ -55,10 +59,11 @@ def align_face(
     size: int = 224,
     margin: float = 0.0,
     border: Border = "constant",
+    shift_y: float = 0.0,
 ) -> np.ndarray:
     """Warp the face so its 5 landmarks land on the template, giving a size x size crop."""
     check_image(image)
-    matrix = alignment_matrix(landmarks5, size, margin)
+    matrix = alignment_matrix(landmarks5, size, margin, shift_y)
     return warp_to_square(image, matrix, size, border)
 
 

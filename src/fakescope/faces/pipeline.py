@@ -149,7 +149,8 @@ class FacePipeline:
         """The crop of one detection, framed by this pipeline's spec."""
         if self.spec.align and det.landmarks is not None:
             try:
-                return align_face(image, det.landmarks, self.crop_size, self.spec.margin, self.border)
+                return align_face(image, det.landmarks, self.crop_size, self.spec.margin,
+                                  self.border, self.spec.shift_y)
             except ValueError:
                 pass  # landmarks that fit no similarity: the margin crop below (seed 003)
         return margin_crop(

@@ -23,6 +23,11 @@ CROP_PRESETS: dict[str, CropSpec] = {
     "seed004": CropSpec(margin=0.2),
     # Seed 000: FFHQ-style 5-point alignment (needs a detector with landmarks).
     "ffhq": CropSpec(margin=0.0, align=True),
+    # Seed 000's alignment zoomed in (x2) until the square fits inside a tight DFDC crop (the
+    # latentforensics family trains on those), moved down the face so the eyes-mouth midpoint
+    # is centred: the median crop leaves 0.0 % of the square outside, the 90th percentile
+    # 2.4 % (benchmarks/latentforensics_margin.py --n 300 --seed 0; docs/latentforensics.md).
+    "ffhq_tight": CropSpec(margin=-0.50, shift_y=0.194, align=True),
 }
 
 # Per preset, the CropSpec that reproduces it from each face detector's boxes. A detector
@@ -41,6 +46,7 @@ DETECTOR_FRAMINGS: dict[str, dict[str, CropSpec]] = {
     # Alignment places the 5 landmarks on a template, so any detector giving them will do
     # (BlazeFace's mouth corners are estimated, see faces/blazeface.py); Haar gives none.
     "ffhq": {name: CROP_PRESETS["ffhq"] for name in ("mtcnn", "blazeface", "dlib")},
+    "ffhq_tight": {name: CROP_PRESETS["ffhq_tight"] for name in ("mtcnn", "blazeface", "dlib")},
 }
 
 # Other names create_face_detector accepts for the same detectors.

@@ -86,14 +86,17 @@ DEFAULT_CROP_SAMPLING = "uniform:32"
 
 
 def resolve_sampling(detector: Detector, sampling=None):
-    """The frames to decode for `detector`. Crop detectors: `sampling` (default
-    ``uniform:32``, never padded with repeats). Sequence / clip detectors: their own needs;
+    """The frames to decode for `detector`. Crop detectors: `sampling` (default: the
+    detector's own `default_sampling` if it has one — seed 000 samples one frame in ten —
+    else ``uniform:32``; never padded with repeats). Sequence / clip detectors: their own needs;
     a ``windows:K:F:S`` spec may change K (how many units), never F or S."""
     from fakescope.media import UniformSampling, WindowSampling, parse_sampling
 
     req = detector.requirements
     if not req.temporal:
-        sampling = parse_sampling(DEFAULT_CROP_SAMPLING if sampling is None else sampling)
+        if sampling is None:
+            sampling = getattr(detector, "default_sampling", None) or DEFAULT_CROP_SAMPLING
+        sampling = parse_sampling(sampling)
         if isinstance(sampling, UniformSampling) and sampling.circular_pad:
             # Padding repeats frames of short videos; a repeated frame is no new evidence.
             sampling = dataclasses.replace(sampling, circular_pad=False)
@@ -117,8 +120,9 @@ class Scanner:
     detector: a `Detector`; its requirements set the crop size and framing.
     face_detector: a `fakescope.faces` detector name (``mtcnn``, ``blazeface``, ``dlib``, ``haar``)
       or instance; default `faces.detectors.DEFAULT_FACE_DETECTOR`.
-    sampling: which video frames a crop detector looks at (``uniform:32`` by default,
-      ``every:10``, ``keyframes``, ``all`` or a sampling object; never padded with repeats).
+    sampling: which video frames a crop detector looks at (``uniform:32``, ``every:10``,
+      ``keyframes``, ``all`` or a sampling object; default: the detector's `default_sampling`,
+      else ``uniform:32``; never padded with repeats).
       Sequence / clip detectors sample what they need (see `resolve_sampling`).
     policy: ``all`` faces or only the ``largest`` per frame.
     aggregation: crop → track method, one of `evaluate.aggregate.METHODS`.

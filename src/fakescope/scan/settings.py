@@ -26,7 +26,8 @@ class ScanSettings:
     runtime: str = "auto"
     face_detector: str = DEFAULT_FACE_DETECTOR
     min_face: float | None = None
-    sampling: str | None = None  # None: uniform:32 for crop detectors, a temporal one's own
+    sampling: str | None = None  # None: the detector's (its default_sampling, else uniform:32;
+                                 # a temporal detector's own runs)
     policy: str = "all"
     aggregation: str = "mean"
     threshold: float | None = None
