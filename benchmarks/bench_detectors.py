@@ -107,10 +107,17 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(f"| {r['name']} | {f['n_fake']}/{f['n_real']} | {format_metric(f, 'auc')} | "
                              f"{format_metric(f, 'tar@far=0.01')} | {format_metric(f, 'tar@far=0.1')} | "
                              f"{format_metric(f, 'log_loss')} |")
-    if videos:
+    first = next((r["videos"] for r in rows if r["videos"]), None)
+    if first:
+        fv, ft = first["videos"], first["timit"]
+        held = fv.get("held_for_training", 0)
         lines += ["", "## Videos end to end (scripts/eval_videos.py)", "",
-                  "| detector | threshold | video AUC (46) | false alarms (24 real) | "
-                  "DFDC fakes flagged | DeepfakeTIMIT flagged (160) |", "|---|---|---|---|---|---|"]
+                  (f"{held} of the shared real videos were used in training (the persons "
+                   "`scripts/split_shared_videos.py` sets aside) and are left out for every "
+                   "detector." if held else ""), "",
+                  f"| detector | threshold | video AUC ({fv['n']}) | false alarms "
+                  f"({fv['n_real']} real) | DFDC fakes flagged | DeepfakeTIMIT flagged "
+                  f"({ft['n']}) |", "|---|---|---|---|---|---|"]
         for r in rows:
             v = r["videos"]
             if not v:
