@@ -148,13 +148,17 @@ def test_vqvae_overfits_a_tiny_set():
 
     from fakescope.families.latentforensics.vqvae import VQVAEProjector
 
-    torch.set_num_threads(1)
-    faces = face_variants(8, seed=0, size=32)
-    proj = VQVAEProjector(resolution=32, channels=32, embed_dim=16, n_embed=32, epochs=80,
-                          batch_size=8, lr=2e-3)
-    before = float(proj.reconstruction_error(faces).mean())
-    proj.fit([faces])
-    after = float(proj.reconstruction_error(faces).mean())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # process-wide: given back below (later tests compare floats
+    try:                      # between this process and fresh workers)
+        faces = face_variants(8, seed=0, size=32)
+        proj = VQVAEProjector(resolution=32, channels=32, embed_dim=16, n_embed=32, epochs=80,
+                              batch_size=8, lr=2e-3)
+        before = float(proj.reconstruction_error(faces).mean())
+        proj.fit([faces])
+        after = float(proj.reconstruction_error(faces).mean())
+    finally:
+        torch.set_num_threads(threads)
     assert after < 0.35 * before, (before, after)
     assert proj.losses[-1] < 0.35 * proj.losses[0]
     codes = proj.transform(faces)
