@@ -144,3 +144,25 @@ class Detector(ABC):
         if crops.dtype != np.uint8:
             raise ValueError(f"{self.info.name}: expected uint8 crops, got {crops.dtype}")
         return crops
+
+
+class BundleDetector(Detector):
+    """A detector whose identity, input needs and threshold come from one loaded weights
+    bundle (torch or skops): subclasses set `bundle`, `_info` and `_requirements` in
+    ``__init__``; the properties are written once here."""
+
+    bundle: object  # fakescope.detectors.bundle.Bundle
+    _info: DetectorInfo
+    _requirements: DetectorRequirements
+
+    @property
+    def info(self) -> DetectorInfo:
+        return self._info
+
+    @property
+    def requirements(self) -> DetectorRequirements:
+        return self._requirements
+
+    @property
+    def threshold(self) -> float:
+        return float(self.bundle.meta.threshold)

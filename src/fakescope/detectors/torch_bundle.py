@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fakescope.detectors.base import Detector, DetectorRequirements
+from fakescope.detectors.base import BundleDetector, DetectorRequirements
 from fakescope.detectors.bundle import Bundle, build_model, load_bundle
 from fakescope.detectors.runtime import cache_root, choose_runner, sigmoid
 from fakescope.device import resolve_device
@@ -81,7 +81,7 @@ def normalise(crops: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarra
                                 dtype=np.float32)
 
 
-class BundleCropDetector(Detector):
+class BundleCropDetector(BundleDetector):
     """Per-crop fake probability from a bundle, with PyTorch or ONNX Runtime.
 
     `runtime`: ``"torch"``, ``"onnx"`` (ONNX Runtime, CPU) or ``"auto"`` — on CPU the one
@@ -115,18 +115,6 @@ class BundleCropDetector(Detector):
         )
         self._mean = np.asarray(meta.mean, dtype=np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(meta.std, dtype=np.float32).reshape(1, 3, 1, 1)
-
-    @property
-    def info(self) -> DetectorInfo:
-        return self._info
-
-    @property
-    def requirements(self) -> DetectorRequirements:
-        return self._requirements
-
-    @property
-    def threshold(self) -> float:
-        return float(self.bundle.meta.threshold)
 
     @property
     def runtime(self) -> str:

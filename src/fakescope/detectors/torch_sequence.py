@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fakescope.detectors.base import Detector, DetectorRequirements
+from fakescope.detectors.base import BundleDetector
 from fakescope.detectors.bundle import Bundle, build_model
 from fakescope.detectors.runtime import TorchRunner, sigmoid
 from fakescope.detectors.torch_bundle import check_family, normalise, requirements_of
@@ -19,7 +19,7 @@ from fakescope.device import resolve_device
 from fakescope.types import DetectorInfo
 
 
-class BundleSequenceDetector(Detector):
+class BundleSequenceDetector(BundleDetector):
     """Fake probability per sequence / clip from a bundle whose `unit` is one of those."""
 
     family = ""
@@ -42,18 +42,6 @@ class BundleSequenceDetector(Detector):
                                   weights_sha256=bundle.sha256)
         self._mean = np.asarray(meta.mean, dtype=np.float32)
         self._std = np.asarray(meta.std, dtype=np.float32)
-
-    @property
-    def info(self) -> DetectorInfo:
-        return self._info
-
-    @property
-    def requirements(self) -> DetectorRequirements:
-        return self._requirements
-
-    @property
-    def threshold(self) -> float:
-        return float(self.bundle.meta.threshold)
 
     @property
     def runtime(self) -> str:

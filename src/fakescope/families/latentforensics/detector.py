@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.detectors.base import Detector, DetectorRequirements
+from fakescope.detectors.base import BundleDetector, DetectorRequirements
 from fakescope.detectors.bundle import Bundle
 from fakescope.detectors.registry import register_detector
 from fakescope.detectors.torch_bundle import load_family_bundle
@@ -30,7 +30,7 @@ def packaged_weights() -> tuple[Path, str]:
     return _packaged(PACKAGED_WEIGHTS, PACKAGED_CARD, "LatentForensics")
 
 
-class LatentForensicsDetector(Detector):
+class LatentForensicsDetector(BundleDetector):
     """Per-crop fake probability: `classifier.predict_proba(projector.transform(crops))`."""
 
     default_sampling = SEED_SAMPLING
@@ -53,18 +53,6 @@ class LatentForensicsDetector(Detector):
                                                   crop_preset=meta.crop_preset,
                                                   mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
         self._info = DetectorInfo(name=FAMILY, version=meta.version, weights_sha256=bundle.sha256)
-
-    @property
-    def info(self) -> DetectorInfo:
-        return self._info
-
-    @property
-    def requirements(self) -> DetectorRequirements:
-        return self._requirements
-
-    @property
-    def threshold(self) -> float:
-        return float(self.bundle.meta.threshold)
 
     def codes(self, crops: np.ndarray) -> np.ndarray:
         """The projector's codes of the crops, (N, d)."""
