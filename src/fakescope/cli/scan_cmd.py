@@ -93,8 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="fake iff score >= this (default: the weights' calibrated threshold)")
     p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,
-                   help="blazeface is ~10x faster than mtcnn; the shipped detectors were "
-                        "trained and measured on mtcnn's crops (default: %(default)s)")
+                   help="blazeface (the default) is ~10x faster than mtcnn and needs no "
+                        "torch; the shipped detectors were trained on mtcnn's crops, and each "
+                        "face detector's boxes are framed by its own measured preset "
+                        "(default: %(default)s)")
     p.add_argument("--min-face", type=float, default=None, metavar="PX",
                    help="smallest face side to consider, in pixels (default: the face "
                         "detector's own; smaller faces carry little evidence)")

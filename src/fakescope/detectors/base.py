@@ -164,5 +164,10 @@ class BundleDetector(Detector):
         return self._requirements
 
     @property
+    def meta(self):
+        """The bundle's `BundleMeta` (a detector loaded from a cached ONNX graph holds only it)."""
+        return self.bundle.meta
+
+    @property
     def threshold(self) -> float:
-        return float(self.bundle.meta.threshold)
+        return float(self.meta.threshold)

@@ -14,12 +14,13 @@ import hashlib
 import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from fakescope.errors import WeightsError
 from fakescope.output.atomic import atomic_write_bytes
+
+if TYPE_CHECKING:  # torch loads with the first bundle read, not with this module
+    import torch
 
 BUNDLE_FORMAT = 1
 
@@ -61,6 +62,8 @@ def sha256_bytes(data: bytes) -> str:
 
 def save_bundle(path: str | Path, meta: BundleMeta, state_dict: dict[str, torch.Tensor]) -> str:
     """Write atomically; returns the file's sha256."""
+    import torch
+
     buf = io.BytesIO()
     torch.save({"format": BUNDLE_FORMAT, "meta": asdict(meta), "state_dict": state_dict}, buf)
     data = buf.getvalue()
@@ -83,9 +86,11 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> Bundle:
 
     if is_sk_bundle(data):
         return load_sk_bundle(data, path, digest)
+    import torch
+
     try:
         raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        meta = BundleMeta(**raw["meta"])
+        meta = meta_from_dict(raw["meta"])
         state = raw["state_dict"]
     except Exception as exc:  # any unpickling/shape problem means the file is not a bundle
         # torch's own message for a foreign pickle is a page of advice that ends in "load it
@@ -96,9 +101,23 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> Bundle:
         ) from exc
     if raw.get("format") != BUNDLE_FORMAT:
         raise WeightsError(f"{path}: bundle format {raw.get('format')} is not {BUNDLE_FORMAT}")
+    return Bundle(meta=meta, state_dict=state, sha256=digest)
+
+
+def meta_from_dict(raw: dict[str, Any]) -> BundleMeta:
+    """A `BundleMeta` back from `asdict` (e.g. the ``meta.json`` cached next to an ONNX graph)."""
+    meta = BundleMeta(**raw)
     meta.mean = tuple(meta.mean)
     meta.std = tuple(meta.std)
-    return Bundle(meta=meta, state_dict=state, sha256=digest)
+    return meta
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a weights file, or WeightsError naming it when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    return sha256_bytes(path.read_bytes())
 
 
 def build_model(bundle: Bundle) -> torch.nn.Module:

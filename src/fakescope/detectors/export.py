@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from fakescope.detectors.runtime import LOGITS_NAME, onnx_session  # noqa: F401  (re-exported)
 from fakescope.output.atomic import atomic_write_bytes
 
 INPUT_NAME = "input"
-LOGITS_NAME = "logits"
 ATTENTION_NAME = "attention"
 _JIT_DEPRECATED = r".*torch\.jit.*deprecated"
 
@@ -159,17 +159,6 @@ def _agreement(ref: list[np.ndarray], got: list[np.ndarray]) -> Agreement:
             raise ValueError(f"output shape {g.shape} differs from PyTorch's {r.shape}")
         diffs.append(float(np.max(np.abs(r.astype(np.float64) - g.astype(np.float64)))))
     return Agreement(logits=diffs[0], attention=diffs[1] if len(diffs) > 1 else None)
-
-
-def onnx_session(path: str | Path, threads: int | None = None):
-    """An ONNX Runtime CPU session with full graph optimisation."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def compare_onnx(model: nn.Module, onnx_path: str | Path, x: np.ndarray) -> Agreement:

@@ -115,12 +115,16 @@ def create_detector(
             if not isinstance(weights, Bundle):
                 weights = load_bundle(weights)  # read once; the factory takes the Bundle
             name = weights.meta.detector
-            _discover()
+            _discover(name)
+            if name not in _DETECTORS:
+                _discover()
             if name not in _DETECTORS:
                 from fakescope.errors import WeightsError
 
                 raise WeightsError(f"weights {weights.sha256[:12]}: bundle is for detector "
                                    f"{name!r}, which is not registered; known: {list_detectors()}")
+    if name not in _DETECTORS:
+        _discover(name)
     if name not in _DETECTORS:
         _discover()
     try:
@@ -130,10 +134,10 @@ def create_detector(
     return factory(weights=weights, device=device, runtime=runtime, **kwargs)
 
 
-def _discover() -> None:
+def _discover(name: str | None = None) -> None:
     from fakescope.families import discover
 
-    discover()
+    discover(name)
 
 
 def list_detectors() -> list[str]:

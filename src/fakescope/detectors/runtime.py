@@ -3,6 +3,10 @@
 ``runtime="auto"`` on CPU measures both once per weights file (same batch, same inputs), keeps
 the faster one only if its scores agree with PyTorch's, and caches the exported ONNX graph and
 the measurement under a folder keyed by the weights' sha256, so later runs pay nothing.
+
+This module imports torch only inside the functions that run or measure PyTorch: once the
+cache says ONNX for this weights file (`cached_onnx_graph`), a scan loads the graph and the
+bundle's metadata (``meta.json``) and never imports torch.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
+from importlib import metadata
+from typing import TYPE_CHECKING
 
-from fakescope.device import autocast
+import numpy as np
+
 from fakescope.output.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +44,38 @@ def cache_root() -> Path:
     return Path(base) / "fakescope"
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
+LOGITS_NAME = "logits"  # the exported graph's score output
 
-    return expit(x.astype(np.float64)).astype(np.float32)
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function without overflow (tanh form), float32."""
+    x = np.asarray(x, dtype=np.float64)
+    return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
+
+
+def onnx_session(path: str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with full graph optimisation."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def thread_key() -> str:
+    """What decides the thread count torch and ONNX Runtime would run with, readable without
+    importing torch: the core count and the OpenMP / MKL variables."""
+    env = ",".join(os.environ.get(k, "") for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    return f"{os.cpu_count()}:{env}"
 
 
 class TorchRunner:
@@ -51,9 +87,12 @@ class TorchRunner:
         self.model = model.eval().to(device)
         self.device = device
 
-    @torch.inference_mode()
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        with autocast(self.device):
+        import torch
+
+        from fakescope.device import autocast
+
+        with torch.inference_mode(), autocast(self.device):
             logits = self.model(torch.from_numpy(x).to(self.device))
         return logits.float().cpu().numpy()
 
@@ -64,8 +103,6 @@ class OnnxRunner:
     name = "onnx"
 
     def __init__(self, onnx_path: str | Path) -> None:
-        from fakescope.detectors.export import LOGITS_NAME, onnx_session
-
         self.session = onnx_session(onnx_path)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [LOGITS_NAME]  # the graph may also output attention; not needed
@@ -88,21 +125,62 @@ class RuntimeChoice:
     threads: int
     torch_version: str
     onnxruntime_version: str
+    thread_key: str = ""  # `thread_key()` when measured (older files: empty, never matches)
 
     def matches(self, batch: int, input_size: int) -> bool:
-        import onnxruntime as ort
+        """Still valid here: same batch and size, same torch and ONNX Runtime releases, same
+        thread settings (read without importing torch when it is not loaded)."""
+        import sys
 
+        same_threads = self.thread_key == thread_key()
+        if "torch" in sys.modules:
+            same_threads = same_threads and self.threads == sys.modules["torch"].get_num_threads()
         return (
             self.batch == batch
             and self.input_size == input_size
-            and self.threads == torch.get_num_threads()
-            and self.torch_version == torch.__version__
-            and self.onnxruntime_version == ort.__version__
+            and same_threads
+            and _version("torch") == _torch_dist_version(self.torch_version)
+            and self.onnxruntime_version == _version("onnxruntime")
         )
 
 
+def _torch_dist_version(torch_version: str) -> str:
+    """``torch.__version__`` may carry a local build tag (``2.14.1+cu130``) the distribution
+    metadata also carries; compare like with like."""
+    return torch_version if "+" in _version("torch") else torch_version.split("+")[0]
+
+
+CHOICE_FILE = "runtime.json"
+META_FILE = "meta.json"
+BATCH = 8  # the batch both runtimes are timed on
+
+
+def cached_onnx_graph(cache_dir: Path, runtime: str, input_size: int) -> Path | None:
+    """The cached ONNX graph to run for ``runtime`` ("onnx", or "auto" when the cached
+    measurement chose ONNX and still applies here), or None: then the caller loads torch."""
+    graph = cache_dir / "model.onnx"
+    if runtime not in ("auto", "onnx") or not graph.is_file():
+        return None
+    if runtime == "onnx":
+        return graph
+    choice = read_choice(cache_dir / CHOICE_FILE)
+    if choice is None or choice.runtime != "onnx" or not choice.matches(BATCH, input_size):
+        return None
+    return graph
+
+
+def read_choice(path: Path) -> RuntimeChoice | None:
+    if not path.is_file():
+        return None
+    try:
+        return RuntimeChoice(**json.loads(path.read_text()))
+    except (TypeError, ValueError, OSError):
+        return None  # stale or foreign file: measure again
+
+
 def onnx_graph(model: torch.nn.Module, input_size: int, cache_dir: Path) -> Path:
-    """Export `model` once to ``cache_dir/model.onnx`` (reused while the file exists)."""
+    """Export `model` once to ``cache_dir/model.onnx`` (reused while the file exists;
+    written atomically, so a killed export never leaves a half graph to reuse)."""
     from fakescope.detectors.export import export_onnx
 
     path = cache_dir / "model.onnx"
@@ -131,6 +209,7 @@ def measure_runtimes(
 ) -> RuntimeChoice:
     """Time both runners on the same random batch; ONNX wins only if faster *and* agreeing."""
     import onnxruntime as ort
+    import torch
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 3, input_size, input_size), dtype=np.float32)
@@ -150,6 +229,7 @@ def measure_runtimes(
         threads=torch.get_num_threads(),
         torch_version=torch.__version__,
         onnxruntime_version=ort.__version__,
+        thread_key=thread_key(),
     )
 
 
@@ -171,14 +251,9 @@ def choose_runner(
     if runtime == "torch" or device.type != "cpu":
         return torch_runner, None
 
-    choice_file = cache_dir / "runtime.json"
-    choice = None
-    if choice_file.is_file():
-        try:
-            choice = RuntimeChoice(**json.loads(choice_file.read_text()))
-        except (TypeError, ValueError):
-            choice = None  # stale or foreign file: measure again
-    batch = 8
+    choice_file = cache_dir / CHOICE_FILE
+    choice = read_choice(choice_file)
+    batch = BATCH
     try:
         if choice is None or not choice.matches(batch, input_size):
             onnx_runner = OnnxRunner(onnx_graph(model, input_size, cache_dir))

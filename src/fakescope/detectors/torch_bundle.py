@@ -2,25 +2,52 @@
 family (preprocessing with the bundle's normalisation, PyTorch or ONNX Runtime, batching).
 
 Families subclass it for what is theirs (an explanation method, a packaged weights file);
-none re-implements normalisation or the runtime choice.
+none re-implements normalisation or the runtime choice. `BundleCropDetector.create` is the
+families' factory: when this weights file's ONNX graph is cached and chosen (see `runtime.py`)
+it starts without importing torch; the bundle and the torch model load on first need
+(explanations, embeddings).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from fakescope.detectors.base import BundleDetector, DetectorRequirements
-from fakescope.detectors.bundle import Bundle, build_model, load_bundle
-from fakescope.detectors.runtime import cache_root, choose_runner, sigmoid
-from fakescope.device import resolve_device
+from fakescope.detectors.bundle import (
+    Bundle,
+    BundleMeta,
+    build_model,
+    file_sha256,
+    load_bundle,
+    meta_from_dict,
+)
+from fakescope.detectors.runtime import (
+    CHOICE_FILE,
+    META_FILE,
+    OnnxRunner,
+    cache_root,
+    cached_onnx_graph,
+    choose_runner,
+    read_choice,
+    sigmoid,
+)
+from fakescope.device import cpu_without_torch, resolve_device
 from fakescope.errors import WeightsError
+from fakescope.output.atomic import atomic_write_text
 from fakescope.types import DetectorInfo
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
 
 
 def packaged_weights(weights_name: str, card_name: str, family: str) -> tuple[Path, str]:
@@ -64,9 +91,8 @@ def check_family(bundle: Bundle, family: str, unit: str | tuple[str, ...]) -> No
                            f"{family} runs {' / '.join(units)} models")
 
 
-def requirements_of(bundle: Bundle) -> DetectorRequirements:
+def requirements_of(meta: BundleMeta) -> DetectorRequirements:
     """What the bundle's model was trained on: crop size, framing, normalisation, unit."""
-    meta = bundle.meta
     return DetectorRequirements(
         input_size=meta.input_size, crop_preset=meta.crop_preset, mean=tuple(meta.mean),
         std=tuple(meta.std), sequence_length=meta.sequence_length, unit=meta.unit,
@@ -101,20 +127,107 @@ class BundleCropDetector(BundleDetector):
         cache_dir: str | Path | None = None,
     ) -> None:
         check_family(bundle, self.family, "crop")
-        self.bundle = bundle
-        self.device = resolve_device(device)
-        self.model = build_model(bundle)
-        self.batch_size = batch_size or (64 if self.device.type == "cuda" else self.default_cpu_batch)
-        meta = bundle.meta
-        self._requirements = requirements_of(bundle)
-        self._info = DetectorInfo(name=self.family, version=meta.version,
-                                  weights_sha256=bundle.sha256)
-        folder = Path(cache_dir) if cache_dir is not None else cache_root() / "onnx"
+        self._set_identity(bundle.meta, bundle.sha256, device, batch_size)
+        self._bundle, self._bundle_file = bundle, None
+        self._device = resolve_device(device)
+        self._model = build_model(bundle)
+        folder = self.cache_folder(cache_dir) / bundle.sha256
         self.runner, self.runtime_choice = choose_runner(
-            self.model, self.device, runtime, meta.input_size, folder / bundle.sha256
+            self._model, self._device, runtime, bundle.meta.input_size, folder
         )
+        _remember_meta(folder, bundle.meta)
+
+    @classmethod
+    def create(
+        cls,
+        weights: str | Path | Bundle | None,
+        packaged: Callable[[], tuple[Path, str]],
+        device: str | torch.device | None = None,
+        runtime: str = "auto",
+        batch_size: int | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> BundleCropDetector:
+        """From the packaged weights (`weights=None`), a user's bundle file or a loaded
+        `Bundle`; without torch when this file's cached ONNX graph applies."""
+        if not isinstance(weights, Bundle):
+            fast = cls._from_cached_graph(weights, packaged, device, runtime, batch_size,
+                                          cache_dir)
+            if fast is not None:
+                return fast
+        return cls(load_family_bundle(weights, packaged), device=device, runtime=runtime,
+                   batch_size=batch_size, cache_dir=cache_dir)
+
+    @classmethod
+    def _from_cached_graph(cls, weights, packaged, device, runtime, batch_size, cache_dir):
+        """The detector on its cached ONNX graph and ``meta.json``, or None (then the bundle
+        is loaded the usual way, which also reports any problem with the file)."""
+        if runtime not in ("auto", "onnx") or not cpu_without_torch(device):
+            return None
+        try:
+            path, expected = packaged() if weights is None else (Path(weights), None)
+            sha = file_sha256(path)
+        except WeightsError:
+            return None
+        if expected is not None and sha != expected:
+            return None
+        folder = cls.cache_folder(cache_dir) / sha
+        meta = _recall_meta(folder)
+        if meta is None or meta.detector != cls.family or meta.unit != "crop":
+            return None
+        graph = cached_onnx_graph(folder, runtime, meta.input_size)
+        if graph is None:
+            return None
+        try:
+            runner = OnnxRunner(graph)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache entry: take the slow path
+            log.warning("cached ONNX graph %s unusable (%s: %s); loading the bundle",
+                        graph, type(exc).__name__, exc)
+            return None
+        self = cls.__new__(cls)
+        self._set_identity(meta, sha, device, batch_size)
+        self._bundle, self._bundle_file = None, (path, sha)
+        self._device, self._device_arg, self._model = None, device, None
+        self.runner, self.runtime_choice = runner, read_choice(folder / CHOICE_FILE)
+        return self
+
+    @staticmethod
+    def cache_folder(cache_dir: str | Path | None) -> Path:
+        return Path(cache_dir) if cache_dir is not None else cache_root() / "onnx"
+
+    def _set_identity(self, meta: BundleMeta, sha: str, device, batch_size: int | None) -> None:
+        self._meta = meta
+        self._device_arg = device
+        cuda = not cpu_without_torch(device) and resolve_device(device).type == "cuda"
+        self.batch_size = batch_size or (64 if cuda else self.default_cpu_batch)
+        self._requirements = requirements_of(meta)
+        self._info = DetectorInfo(name=self.family, version=meta.version, weights_sha256=sha)
         self._mean = np.asarray(meta.mean, dtype=np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(meta.std, dtype=np.float32).reshape(1, 3, 1, 1)
+
+    @property
+    def meta(self) -> BundleMeta:
+        return self._meta
+
+    @property
+    def bundle(self) -> Bundle:
+        """The loaded bundle (read, and checked against its sha256, on first need)."""
+        if self._bundle is None:
+            path, sha = self._bundle_file
+            self._bundle = load_bundle(path, expected_sha256=sha)
+        return self._bundle
+
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            self._device = resolve_device(self._device_arg)
+        return self._device
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The torch network (built on first need when the scores come from ONNX Runtime)."""
+        if self._model is None:
+            self._model = build_model(self.bundle)
+        return self._model
 
     @property
     def runtime(self) -> str:
@@ -135,6 +248,8 @@ class BundleCropDetector(BundleDetector):
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray | None:
         """Input of the network's last linear layer (the classifier head), from PyTorch."""
+        import torch
+
         crops = self.check_crops(np.asarray(crops))
         head = last_linear(self.model)
         if head is None:
@@ -156,5 +271,28 @@ class BundleCropDetector(BundleDetector):
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Linear | None:
     """The last `nn.Linear` registered in `model` (a classifier's head), or None."""
+    import torch
+
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     return linears[-1] if linears else None
+
+
+def _remember_meta(folder: Path, meta: BundleMeta) -> None:
+    """Keep the bundle's metadata beside its exported graph, so a later start that runs the
+    graph needs neither torch nor the bundle."""
+    if not (folder / "model.onnx").is_file() or (folder / META_FILE).is_file():
+        return
+    try:
+        atomic_write_text(folder / META_FILE, json.dumps(asdict(meta), indent=1))
+    except (TypeError, ValueError, OSError) as exc:  # unserialisable extra, read-only cache
+        log.info("bundle metadata not cached in %s (%s)", folder, exc)
+
+
+def _recall_meta(folder: Path) -> BundleMeta | None:
+    path = folder / META_FILE
+    if not path.is_file():
+        return None
+    try:
+        return meta_from_dict(json.loads(path.read_text()))
+    except (TypeError, ValueError, OSError):
+        return None

@@ -37,7 +37,7 @@ class BundleSequenceDetector(BundleDetector):
         self.runner = TorchRunner(self.model, self.device)
         self.batch_size = batch_size or (16 if self.device.type == "cuda" else self.default_cpu_batch)
         meta = bundle.meta
-        self._requirements = requirements_of(bundle)
+        self._requirements = requirements_of(bundle.meta)
         self._info = DetectorInfo(name=self.family, version=meta.version,
                                   weights_sha256=bundle.sha256)
         self._mean = np.asarray(meta.mean, dtype=np.float32)

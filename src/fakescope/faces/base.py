@@ -59,6 +59,10 @@ class FaceDetector(ABC):
     """
 
     name: str = "base"
+    # True when `_detect_small` ignores `min_size` (it only filters afterwards): then faces
+    # found at the detector's own minimum and filtered are exactly the faces found at a larger
+    # one, so a pipeline may search each frame as soon as it is decoded (`FacePipeline.read`).
+    min_size_only_filters: bool = False
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class BlazeFaceDetector(FaceDetector):
     """
 
     name = "blazeface"
+    min_size_only_filters = True  # the minimum face size is applied after the search
 
     def __init__(
         self,

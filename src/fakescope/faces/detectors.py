@@ -14,12 +14,13 @@ DETECTOR_NAMES = ("mtcnn", "blazeface", "dlib", "haar")
 _DEFAULT = object()
 
 
-# The shipped detectors were trained on MTCNN-cut crops and are measured end to end with MTCNN:
-# on the 46 shared videos the default detector gives video AUC 0.866 with MTCNN's faces and
-# 0.841 with BlazeFace's (same 4 false alarms of 24; docs/videos_eval.md,
-# docs/videos_eval_blazeface.md). BlazeFace is ~10x faster; making it the default is issue 8's
-# next step, with the model cards re-measured on it.
-DEFAULT_FACE_DETECTOR = "mtcnn"
+# BlazeFace is the default: ~10x faster than MTCNN per 1080p frame, faces in more of the sampled
+# frames of the shared videos (benchmarks/results/faces.md), and no torch import (a one-image
+# scan starts in ~2 s). The default detector's crops were cut by MTCNN for training; with
+# BlazeFace's faces, framed by its own measured preset, it scores the 37 held-out shared videos
+# at video AUC 0.921 and 2/15 false alarms (MTCNN: 0.918, 3/15; docs/videos_eval_blazeface.md,
+# docs/videos_eval.md).
+DEFAULT_FACE_DETECTOR = "blazeface"
 
 
 def create_face_detector(

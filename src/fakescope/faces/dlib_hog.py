@@ -55,6 +55,7 @@ class DlibHogDetector(FaceDetector):
     Confidence is the SVM margin (0 is dlib's own threshold)."""
 
     name = "dlib"
+    min_size_only_filters = True  # the minimum face size is applied after the search
 
     def __init__(
         self,

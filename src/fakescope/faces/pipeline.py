@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -123,20 +125,47 @@ class FacePipeline:
             detector, crop_size, margin=spec.margin, align=spec.align, shift_y=spec.shift_y, **kwargs
         )
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[FaceDetection]]:
-        """Detections per image: probe frames first (see the class notes), then the rest."""
+    def detect(
+        self,
+        images: Sequence[np.ndarray],
+        found: Sequence[list[FaceDetection]] | None = None,
+    ) -> list[list[FaceDetection]]:
+        """Detections per image: probe frames first (see the class notes), then the rest.
+        `found`: each image's faces already searched at the detector's own minimum size
+        (`read`); they are only filtered here, which gives the same faces when the detector's
+        minimum merely filters (`FaceDetector.min_size_only_filters`)."""
+
+        def run(idx: Sequence[int], min_face: float | None) -> list[list[FaceDetection]]:
+            if found is None:
+                return self._detect([images[i] for i in idx], min_face)
+            return [[d for d in found[i] if min_face is None or d.size >= min_face] for i in idx]
+
         n = len(images)
         if self.probe_frames == 0 or n <= self.probe_frames:
-            return self._detect(images, None)
+            return run(range(n), None)
         probe = sorted(set(np.linspace(0, n - 1, self.probe_frames).round().astype(int).tolist()))
         rest = [i for i in range(n) if i not in set(probe)]
-        found = dict(zip(probe, self._detect([images[i] for i in probe], None), strict=True))
-        sizes = [d.size for dets in found.values() for d in dets]
+        by_index = dict(zip(probe, run(probe, None), strict=True))
+        sizes = [d.size for dets in by_index.values() for d in dets]
         min_face = None
         if sizes:
             min_face = max(self.detector.min_face_size, self.probe_min_ratio * min(sizes))
-        found.update(zip(rest, self._detect([images[i] for i in rest], min_face), strict=True))
-        return [found[i] for i in range(n)]
+        by_index.update(zip(rest, run(rest, min_face), strict=True))
+        return [by_index[i] for i in range(n)]
+
+    def read(self, frames: Iterable[Frame]) -> tuple[list[Frame], list[list[FaceDetection]] | None]:
+        """All the frames, and, where the search may start before the last frame is decoded
+        (every frame searched, a minimum face size that only filters), each frame's faces:
+        a thread decodes while this one searches, so the face stage hides behind the decode.
+        Otherwise (MTCNN, `detect_every` > 1) the faces are None and `process` searches."""
+        if not (self.detector.min_size_only_filters and self.detect_every == 1):
+            return list(frames), None
+        out: list[Frame] = []
+        faces: list[list[FaceDetection]] = []
+        for frame in decode_ahead(frames):
+            out.append(frame)
+            faces.append(self.detector.detect_batch([frame.image])[0])
+        return out, faces
 
     def _detect(self, images: Sequence[np.ndarray], min_face: float | None) -> list[list[FaceDetection]]:
         """`batch_size` frames per detector call."""
@@ -170,13 +199,18 @@ class FacePipeline:
         found = self.landmark_provider.landmarks(image, det)
         return det if found is None else dataclasses.replace(det, landmarks=found.five)
 
-    def process(self, frames: Sequence[Frame]) -> list[FaceTrack]:
-        """Face tracks of the frames; [] when no face is found and fallback is "none"."""
+    def process(self, frames: Sequence[Frame],
+                found: Sequence[list[FaceDetection]] | None = None) -> list[FaceTrack]:
+        """Face tracks of the frames; [] when no face is found and fallback is "none".
+        `found`: the faces `read` searched for while decoding (one list per frame)."""
         n = len(frames)
         times = [f.time_s for f in frames]
         k = self.search_step(times)
         keys = sorted(set(range(0, n, k)) | ({n - 1} if n else set()))
-        key_dets = self.detect([frames[i].image for i in keys])
+        if found is not None and k != 1:
+            found = None  # searched for every frame, but only some are keys: search afresh
+        key_dets = self.detect([frames[i].image for i in keys],
+                               None if found is None else [found[i] for i in keys])
         key_times = [times[i] for i in keys]
         # positions in `key_dets` back to positions in `frames`
         found = [LinkedTrack([(keys[p], d) for p, d in t.items])
@@ -267,6 +301,55 @@ class FacePipeline:
                 for pos, (index, time_s) in enumerate(meta)
             ]))
         return tracks
+
+
+_END = object()
+
+
+def decode_ahead(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
+    """The frames of `frames`, pulled (decoded) by a thread up to `depth` ahead of the caller.
+    PyAV, OpenCV, MediaPipe and ONNX Runtime release the GIL, so decoding overlaps the
+    caller's work. An error while decoding is raised here, in the caller's thread; a caller
+    that stops early stops the thread."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(frames)
+        try:
+            for frame in it:
+                if not put(frame):
+                    break
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            put(exc)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()  # a generator's own clean-up (the open container) runs here
+
+    worker = threading.Thread(target=produce, name="fakescope-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:

@@ -227,8 +227,11 @@ class Scanner:
                     tracks = self.faces.process_stream(frames)
                 n_read = stats.frames_kept
             else:
+                # faces searched while the next frames decode, where the face detector allows
                 with _timed(timings, "decode"):
-                    frames = list(frames)
+                    frames, found = self.faces.read(frames)
+                if found is not None:
+                    timings["decode+faces"] = timings.pop("decode")
                 n_read = len(frames)
             if n_read == 0:
                 raise no_frames_error(path, self.sampling, stats)
@@ -249,7 +252,7 @@ class Scanner:
 
         if not self.streaming:
             with _timed(timings, "faces"):
-                tracks = self.faces.process(frames)
+                tracks = self.faces.process(frames, found)
             del frames
         # Short tracks beside a long one were already dropped by the face pipeline
         # (`faces.tracking.drop_short_tracks`, min_track_frames).

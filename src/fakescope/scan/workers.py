@@ -96,9 +96,9 @@ def _cap_address_space(memory_mb: float | None, device: str | None) -> None:
     try:
         import resource
 
-        import torch
+        from fakescope.device import cpu_without_torch
 
-        if torch.cuda.is_available() and device is None:
+        if not cpu_without_torch(device):  # CUDA picked by default
             return
         limit = int(memory_mb * 2**20) + _address_space_now()
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))

@@ -8,13 +8,16 @@ Weights come from a bundle file the user names, or from the one packaged with fa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from fakescope.detectors.registry import register_detector
-from fakescope.detectors.torch_bundle import BundleCropDetector, load_family_bundle
+from fakescope.detectors.torch_bundle import BundleCropDetector
 from fakescope.detectors.torch_bundle import packaged_weights as _packaged
+
+if TYPE_CHECKING:  # torch loads when a model runs in it, not with this module
+    import torch
 
 PACKAGED_WEIGHTS = "faceblend_dfdc.pt"
 PACKAGED_CARD = "faceblend_dfdc.json"
@@ -29,6 +32,7 @@ def gradcam_maps(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     channel-weighted activations, (N, h, w) float32, each map scaled to max 1 (0 where flat).
     The weights are the spatially averaged gradients of the logit, so the map shows what
     pushes this crop's score towards fake."""
+    import torch
     from captum.attr import LayerGradCam
 
     cam = LayerGradCam(model, model.cam_layer)
@@ -47,6 +51,8 @@ class FaceBlendDetector(BundleCropDetector):
     default_cpu_batch = 32
 
     def explain_crops(self, crops: np.ndarray) -> np.ndarray | None:
+        import torch
+
         crops = self.check_crops(np.asarray(crops))
         if not hasattr(self.model, "cam_layer"):
             return None
@@ -66,5 +72,5 @@ def create_faceblend(
     **kwargs,
 ) -> FaceBlendDetector:
     """`weights=None`: the packaged, sha256-pinned bundle; otherwise a bundle file path."""
-    bundle = load_family_bundle(weights, lambda: packaged_weights())
-    return FaceBlendDetector(bundle, device=device, runtime=runtime, **kwargs)
+    return FaceBlendDetector.create(weights, packaged_weights, device=device, runtime=runtime,
+                                    **kwargs)

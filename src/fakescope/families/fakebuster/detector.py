@@ -10,13 +10,16 @@ confident-looking noise, so a missing or mismatched file is a `WeightsError`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from fakescope.detectors.registry import register_detector
-from fakescope.detectors.torch_bundle import BundleCropDetector, load_family_bundle
+from fakescope.detectors.torch_bundle import BundleCropDetector
 from fakescope.detectors.torch_bundle import packaged_weights as _packaged
+
+if TYPE_CHECKING:  # torch loads when a model runs in it, not with this module
+    import torch
 
 PACKAGED_WEIGHTS = "fakebuster_dfdc.pt"
 PACKAGED_CARD = "fakebuster_dfdc.json"  # model card; its "sha256" pins the weights file
@@ -33,9 +36,16 @@ class FakeBusterDetector(BundleCropDetector):
     family = "fakebuster"
     default_cpu_batch = 16
 
-    @torch.inference_mode()
     def explain_crops(self, crops: np.ndarray) -> np.ndarray | None:
         """The self-attention each position receives (seed 002 Fig. 5), (N, h, w)."""
+        import torch
+
+        with torch.inference_mode():
+            return self._attention_maps(crops)
+
+    def _attention_maps(self, crops: np.ndarray) -> np.ndarray | None:
+        import torch
+
         if self.model.attention is None:
             return None
         crops = self.check_crops(np.asarray(crops))
@@ -58,5 +68,5 @@ def create_fakebuster(
     **kwargs,
 ) -> FakeBusterDetector:
     """`weights=None`: the packaged, sha256-pinned bundle; otherwise a bundle file path."""
-    bundle = load_family_bundle(weights, lambda: packaged_weights())
-    return FakeBusterDetector(bundle, device=device, runtime=runtime, **kwargs)
+    return FakeBusterDetector.create(weights, packaged_weights, device=device, runtime=runtime,
+                                     **kwargs)
