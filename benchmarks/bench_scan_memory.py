@@ -30,6 +30,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
 from fakescope.output.atomic import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def main() -> int:
         f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (shared machine: "
         "seconds are indicative, memory is not affected). "
         f"Clip: {clip.name}, generated, {SIZE[0]}x{SIZE[1]}, {SECONDS} s, {n_frames} frames. "
-        "Default scanner (packaged detector, MTCNN). Each row is a fresh process; peak = its "
+        f"Default scanner (packaged detector, {DEFAULT_FACE_DETECTOR} faces). Each row is a fresh process; peak = its "
         "`ru_maxrss`.",
         "",
         "| run | peak MiB | x loaded | seconds | notes |",

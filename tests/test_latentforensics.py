@@ -3,6 +3,8 @@ and the detector through the protocol and `fakescope scan`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import warnings
 
@@ -241,6 +243,8 @@ def test_fakescope_train_recipe_then_eval_on_its_bundle(tmp_path, capsys):
     bundle = out / "latentforensics_pca_lr.skops"
     meta = load_bundle(bundle).meta
     assert meta.extra["val"]["threshold"]["method"] == "far" and meta.crop_preset == "ffhq_tight"
+    training = meta.extra["training"]
+    assert not any(Path(training[k]).is_absolute() for k in ("table", "image_root", "out_dir"))
     assert main(["eval", "--bundle", str(bundle), "--data", str(out / "aligned" / "aligned.csv"),
                  "--split", "test", "--cluster-column", "split_group", "--n-bootstrap", "20",
                  "--out", str(tmp_path / "eval"), "-q"]) == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -128,7 +129,8 @@ def _measure(cfg: RecipeConfig, name: str, model, codes: np.ndarray, faces: pd.D
         extra={"projector": proj.kind, "classifier": name,
                "val": {"threshold": shipped.to_dict()},
                "val_accuracy_threshold": best_acc.to_dict(),
-               "training": {k: v for k, v in asdict(cfg).items() if k != "classifiers"},
+               "training": _portable({k: v for k, v in asdict(cfg).items()
+                                      if k != "classifiers"}),
                "n_train": n_fit},
     )
     bundle = out / f"{FAMILY}_{proj.kind}_{name}.skops"
@@ -283,3 +285,13 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _portable(training: dict) -> dict:
+    """The training settings with paths relative to the working directory: a bundle that
+    travels must not carry the training machine's absolute paths."""
+    out = dict(training)
+    for key in ("table", "image_root", "out_dir"):
+        if out.get(key):
+            out[key] = os.path.relpath(str(out[key]))
+    return out
