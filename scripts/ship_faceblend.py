@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", type=Path, required=True, help="the split table evaluated")
     ap.add_argument("--command", required=True, help="the command that trained the run")
     ap.add_argument("--videos-command", help="the eval_videos.py command behind --videos")
+    ap.add_argument("--videos-face-detector", default="mtcnn",
+                    help="the face detector --videos was measured with")
+    ap.add_argument("--videos-also", type=Path,
+                    help="a second eval_videos.py summary.json, with another face detector")
+    ap.add_argument("--videos-also-face-detector", default="blazeface")
+    ap.add_argument("--videos-also-command", help="the eval_videos.py command behind it")
     ap.add_argument("--purified-eval", type=Path,
                     help="fakescope eval output on the purified split's test rows")
     args = ap.parse_args(argv)
@@ -101,13 +107,23 @@ def main(argv: list[str] | None = None) -> int:
                      "left out (docs/splits/shared_videos_split.csv)" if held else "")
         vid = f"""
 ## Whole videos (`scripts/eval_videos.py`, docs/videos_eval.md)
-Through the scan pipeline (uniform 32 frames, MTCNN, `{meta.crop_preset}`, mean over a track,
+Through the scan pipeline (uniform 32 frames, {args.videos_face_detector}, `{meta.crop_preset}`, mean over a track,
 max over tracks) at the shipped threshold (`{args.videos_command or 'scripts/eval_videos.py'}`):
 
 | set | result |
 |---|---|
 | {v['n']} shared videos ({v['n_fake']} DFDC fakes, {v['n_real']} reals from DFDC, Google DFD c40, talking heads{held_text}) | video ROC-AUC {v['auc']:.3f} (95 % CI {v['auc_low']:.3f}–{v['auc_high']:.3f}); false alarms {v['false_alarms']} of {v['n_real']} real videos; {v['fakes_flagged']} of {v['n_fake']} fakes flagged |
 | DeepfakeTIMIT (160 fakes of a GAN face swap in no training data) | {t['flagged']} of {t['n']} flagged ({100 * t['flagged_share']:.0f} %), {t['abstained']} abstained |
+"""
+    if videos and args.videos_also:
+        also = json.loads(args.videos_also.read_text())[args.videos_key]
+        v2, t2 = also["videos"], also["timit"]
+        vid += f"""
+With {args.videos_also_face_detector}'s faces (each face detector framed by its own measured
+preset; `{args.videos_also_command or 'scripts/eval_videos.py'}`): video ROC-AUC
+{v2['auc']:.3f} (95 % CI {v2['auc_low']:.3f}–{v2['auc_high']:.3f}); false alarms
+{v2['false_alarms']} of {v2['n_real']}; {v2['fakes_flagged']} of {v2['n_fake']} fakes flagged;
+DeepfakeTIMIT {t2['flagged']} of {t2['n']} flagged ({100 * t2['flagged_share']:.0f} %).
 """
     points = meta.extra.get("operating_points", {})
     points_text = ""
