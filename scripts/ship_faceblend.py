@@ -8,7 +8,9 @@
 Writes src/fakescope/weights/faceblend_dfdc.pt (the bundle, byte for byte),
 src/fakescope/weights/faceblend_dfdc.json (the card the loader reads: sha256 pin, input,
 framing, threshold, metrics) and docs/model_cards/faceblend_dfdc.md (the same for people).
-Every number comes from the files named on the command line.
+Every number comes from the files named on the command line. Then run
+`scripts/ship_onnx.py faceblend`: it ships the ONNX graph of the new weights beside them and
+pins it in the JSON card (tests/test_startup.py fails while the graph is of other weights).
 """
 
 from __future__ import annotations
@@ -223,7 +225,8 @@ bootstrap over split groups — identity clusters joined with source videos — 
 - {IMAGENET_NOTE}
 """
     atomic_write_text(REPO / "docs" / "model_cards" / f"{NAME}.md", md)
-    print(f"shipped {dst} sha256={bundle.sha256} ({card['bytes']} bytes)")
+    print(f"shipped {dst} sha256={bundle.sha256} ({card['bytes']} bytes); now run "
+          "scripts/ship_onnx.py faceblend")
     return 0
 
 

@@ -72,6 +72,8 @@ def export_onnx(
     dynamic_batch: bool = True,
     with_attention: bool | None = None,
     half: bool = False,
+    fp16_storage: bool = False,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write `model` as an ONNX graph to `path` (atomically) and validate it with
     `onnx.checker`. `with_attention=None` adds the attention output when the model has one.
@@ -79,6 +81,13 @@ def export_onnx(
     `half=True` stores weights and computes in fp16 (input and outputs stay fp32). ONNX
     Runtime's CPU provider runs it, but at fp32 speed or slower and with ~1e-4 logit error
     (benchmarks/results/inference.md): its only gain is a file half the size. Use fp32 on CPU.
+
+    `fp16_storage=True` keeps the computation fp32 but stores every weight that fp16 holds
+    exactly (all of them for a bundle saved in fp16) as fp16 behind a Cast, which ONNX
+    Runtime folds away at load: half the file, the same scores. Constant folding is off then,
+    since folding BatchNorm into the convolutions makes weights fp16 cannot hold.
+    `metadata`: key/value strings stored in the graph (``metadata_props``); ONNX Runtime reads
+    them back without the onnx package (`InferenceSession.get_modelmeta()`).
     """
     import onnx
 
@@ -93,13 +102,38 @@ def export_onnx(
         torch.onnx.export(
             wrapped, (example,), buf, dynamo=False, opset_version=opset,
             input_names=[INPUT_NAME], output_names=names, dynamic_axes=axes,
-            do_constant_folding=True,
+            do_constant_folding=not fp16_storage,
         )
-    data = buf.getvalue()
+    graph = onnx.load_from_string(buf.getvalue())
+    if fp16_storage:
+        _store_weights_fp16(graph)
+    for key, value in (metadata or {}).items():
+        graph.metadata_props.add(key=key, value=value)
+    data = graph.SerializeToString()
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     path = Path(path)
     atomic_write_bytes(path, data)
     return path
+
+
+def _store_weights_fp16(graph) -> None:
+    """fp32 initializers that fp16 represents exactly become fp16 initializers + Cast."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits, casts = [], []
+    for init in graph.graph.initializer:
+        a = numpy_helper.to_array(init)
+        if a.dtype == np.float32 and np.array_equal(a.astype(np.float16).astype(np.float32), a):
+            half = numpy_helper.from_array(a.astype(np.float16), f"{init.name}__fp16")
+            inits.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT))
+        else:
+            inits.append(init)
+    nodes = list(graph.graph.node)
+    del graph.graph.initializer[:]
+    graph.graph.initializer.extend(inits)
+    del graph.graph.node[:]
+    graph.graph.node.extend(casts + nodes)
 
 
 def export_torchscript(

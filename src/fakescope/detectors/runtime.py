@@ -102,8 +102,8 @@ class OnnxRunner:
 
     name = "onnx"
 
-    def __init__(self, onnx_path: str | Path) -> None:
-        self.session = onnx_session(onnx_path)
+    def __init__(self, onnx_path: str | Path | None = None, session=None) -> None:
+        self.session = session if session is not None else onnx_session(onnx_path)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [LOGITS_NAME]  # the graph may also output attention; not needed
 
@@ -233,6 +233,19 @@ def measure_runtimes(
     )
 
 
+def _onnx_runner(model: torch.nn.Module, input_size: int, cache_dir: Path) -> OnnxRunner:
+    """A runner on the cached graph; a cached file ONNX Runtime cannot load (a damaged or
+    foreign file) is exported again once."""
+    path = onnx_graph(model, input_size, cache_dir)
+    try:
+        return OnnxRunner(path)
+    except Exception as exc:  # noqa: BLE001 - whatever the file is, a fresh export replaces it
+        log.warning("cached ONNX graph %s unusable (%s: %s); exporting it again",
+                    path, type(exc).__name__, exc)
+        path.unlink(missing_ok=True)
+        return OnnxRunner(onnx_graph(model, input_size, cache_dir))
+
+
 def choose_runner(
     model: torch.nn.Module,
     device: torch.device,
@@ -246,7 +259,7 @@ def choose_runner(
     if runtime == "onnx":
         if device.type != "cpu":
             raise ValueError(f"runtime 'onnx' runs on CPU only; use runtime 'torch' for {device}")
-        return OnnxRunner(onnx_graph(model, input_size, cache_dir)), None
+        return _onnx_runner(model, input_size, cache_dir), None
     torch_runner = TorchRunner(model, device)
     if runtime == "torch" or device.type != "cpu":
         return torch_runner, None
@@ -256,13 +269,13 @@ def choose_runner(
     batch = BATCH
     try:
         if choice is None or not choice.matches(batch, input_size):
-            onnx_runner = OnnxRunner(onnx_graph(model, input_size, cache_dir))
+            onnx_runner = _onnx_runner(model, input_size, cache_dir)
             choice = measure_runtimes(torch_runner, onnx_runner, input_size, batch=batch)
             atomic_write_text(choice_file, json.dumps(asdict(choice), indent=2))
             log.info("runtime auto: %s", choice)
             return (onnx_runner if choice.runtime == "onnx" else torch_runner), choice
         if choice.runtime == "onnx":
-            return OnnxRunner(onnx_graph(model, input_size, cache_dir)), choice
+            return _onnx_runner(model, input_size, cache_dir), choice
     except Exception as exc:  # noqa: BLE001 - "auto" may always fall back to the reference
         log.warning("runtime auto: ONNX unavailable (%s: %s); using PyTorch",
                     type(exc).__name__, exc)

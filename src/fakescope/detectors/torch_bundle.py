@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from fakescope.detectors.bundle import (
     meta_from_dict,
 )
 from fakescope.detectors.runtime import (
+    BATCH,
     CHOICE_FILE,
     META_FILE,
     OnnxRunner,
@@ -66,6 +67,52 @@ def packaged_weights(weights_name: str, card_name: str, family: str) -> tuple[Pa
     except (ValueError, KeyError) as exc:
         raise WeightsError(f"{card}: model card has no readable 'sha256' ({exc})") from exc
     return Path(str(weights)), sha
+
+
+GRAPH_META_KEY = "fakescope_meta"  # the bundle's BundleMeta as JSON, in the graph's metadata
+GRAPH_BUNDLE_KEY = "bundle_sha256"  # the bundle the graph was exported from
+
+
+@dataclass(frozen=True)
+class PackagedGraph:
+    """An ONNX graph shipped beside packaged weights (same scores, no torch to run it)."""
+
+    path: Path
+    bundle_sha256: str
+    meta: BundleMeta
+    session: object  # the ONNX Runtime session its metadata was read with (reused to run it)
+
+
+def packaged_graph(weights_name: str, card_name: str) -> PackagedGraph | None:
+    """The ``.onnx`` beside a packaged weights file, checked against the model card's
+    ``onnx_sha256``; None when there is none or it does not check out (then the bundle
+    runs, and the first run exports and caches its own graph)."""
+    folder = resources.files("fakescope") / "weights"
+    graph = folder / (Path(weights_name).stem + ".onnx")
+    card = folder / card_name
+    if not (graph.is_file() and card.is_file()):
+        return None
+    try:
+        pinned = json.loads(card.read_text())
+        path = Path(str(graph))
+        if file_sha256(path) != pinned.get("onnx_sha256"):
+            log.warning("%s: sha256 does not match the model card's onnx_sha256; not used", path)
+            return None
+        from fakescope.detectors.runtime import onnx_session
+
+        session = onnx_session(path)
+        props = session.get_modelmeta().custom_metadata_map
+        meta = meta_from_dict(json.loads(props[GRAPH_META_KEY]))
+        return PackagedGraph(path=path, bundle_sha256=props[GRAPH_BUNDLE_KEY], meta=meta,
+                             session=session)
+    except (OSError, ValueError, KeyError, TypeError, WeightsError) as exc:
+        log.warning("packaged ONNX graph %s unusable (%s); the bundle runs instead", graph, exc)
+        return None
+
+
+def graph_metadata(bundle: Bundle) -> dict[str, str]:
+    """What `packaged_graph` reads back: the bundle's metadata and identity."""
+    return {GRAPH_META_KEY: json.dumps(asdict(bundle.meta)), GRAPH_BUNDLE_KEY: bundle.sha256}
 
 
 def load_family_bundle(weights: str | Path | Bundle | None,
@@ -146,48 +193,60 @@ class BundleCropDetector(BundleDetector):
         runtime: str = "auto",
         batch_size: int | None = None,
         cache_dir: str | Path | None = None,
+        packaged_graph: Callable[[], PackagedGraph | None] | None = None,
     ) -> BundleCropDetector:
         """From the packaged weights (`weights=None`), a user's bundle file or a loaded
-        `Bundle`; without torch when this file's cached ONNX graph applies."""
+        `Bundle`; without torch when an ONNX graph of these weights applies: the one cached
+        for this file on this machine, or, for the packaged weights, the graph shipped beside
+        them (`packaged_graph`)."""
         if not isinstance(weights, Bundle):
-            fast = cls._from_cached_graph(weights, packaged, device, runtime, batch_size,
-                                          cache_dir)
+            fast = cls._from_graph(weights, packaged, packaged_graph, device, runtime,
+                                   batch_size, cache_dir)
             if fast is not None:
                 return fast
         return cls(load_family_bundle(weights, packaged), device=device, runtime=runtime,
                    batch_size=batch_size, cache_dir=cache_dir)
 
     @classmethod
-    def _from_cached_graph(cls, weights, packaged, device, runtime, batch_size, cache_dir):
-        """The detector on its cached ONNX graph and ``meta.json``, or None (then the bundle
+    def _from_graph(cls, weights, packaged, packaged_graph, device, runtime, batch_size,
+                    cache_dir):
+        """The detector on an ONNX graph with the bundle's metadata, or None (then the bundle
         is loaded the usual way, which also reports any problem with the file)."""
         if runtime not in ("auto", "onnx") or not cpu_without_torch(device):
             return None
         try:
             path, expected = packaged() if weights is None else (Path(weights), None)
-            sha = file_sha256(path)
+            sha = expected if expected is not None else file_sha256(path)
         except WeightsError:
             return None
-        if expected is not None and sha != expected:
-            return None
         folder = cls.cache_folder(cache_dir) / sha
+        choice = read_choice(folder / CHOICE_FILE)
         meta = _recall_meta(folder)
-        if meta is None or meta.detector != cls.family or meta.unit != "crop":
-            return None
-        graph = cached_onnx_graph(folder, runtime, meta.input_size)
+        graph = session = None
+        if meta is not None and meta.detector == cls.family and meta.unit == "crop":
+            graph = cached_onnx_graph(folder, runtime, meta.input_size)
+        if graph is None and weights is None and packaged_graph is not None:
+            shipped = packaged_graph()
+            if shipped is not None and shipped.bundle_sha256 == sha:
+                meta = shipped.meta
+                torch_won_here = (runtime == "auto" and choice is not None
+                                  and choice.runtime == "torch"
+                                  and choice.matches(BATCH, meta.input_size))
+                if meta.detector == cls.family and meta.unit == "crop" and not torch_won_here:
+                    graph, session = shipped.path, shipped.session
         if graph is None:
             return None
         try:
-            runner = OnnxRunner(graph)
-        except Exception as exc:  # noqa: BLE001 - a damaged cache entry: take the slow path
-            log.warning("cached ONNX graph %s unusable (%s: %s); loading the bundle",
+            runner = OnnxRunner(graph, session=session)
+        except Exception as exc:  # noqa: BLE001 - a damaged graph: take the slow path
+            log.warning("ONNX graph %s unusable (%s: %s); loading the bundle",
                         graph, type(exc).__name__, exc)
             return None
         self = cls.__new__(cls)
         self._set_identity(meta, sha, device, batch_size)
         self._bundle, self._bundle_file = None, (path, sha)
         self._device, self._device_arg, self._model = None, device, None
-        self.runner, self.runtime_choice = runner, read_choice(folder / CHOICE_FILE)
+        self.runner, self.runtime_choice = runner, choice
         return self
 
     @staticmethod

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fakescope.detectors.registry import register_detector
-from fakescope.detectors.torch_bundle import BundleCropDetector
+from fakescope.detectors.torch_bundle import BundleCropDetector, PackagedGraph
+from fakescope.detectors.torch_bundle import packaged_graph as _packaged_graph
 from fakescope.detectors.torch_bundle import packaged_weights as _packaged
 
 if TYPE_CHECKING:  # torch loads when a model runs in it, not with this module
@@ -25,6 +26,12 @@ PACKAGED_CARD = "faceblend_dfdc.json"
 
 def packaged_weights() -> tuple[Path, str]:
     return _packaged(PACKAGED_WEIGHTS, PACKAGED_CARD, "FaceBlend")
+
+
+def packaged_graph() -> PackagedGraph | None:
+    """The ONNX graph shipped beside the weights (scripts/ship_onnx.py): a first scan on a
+    new machine runs it without importing torch."""
+    return _packaged_graph(PACKAGED_WEIGHTS, PACKAGED_CARD)
 
 
 def gradcam_maps(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -73,4 +80,4 @@ def create_faceblend(
 ) -> FaceBlendDetector:
     """`weights=None`: the packaged, sha256-pinned bundle; otherwise a bundle file path."""
     return FaceBlendDetector.create(weights, packaged_weights, device=device, runtime=runtime,
-                                    **kwargs)
+                                    packaged_graph=packaged_graph, **kwargs)
