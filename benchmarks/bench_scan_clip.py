@@ -4,8 +4,8 @@ the same sampled frames in the same run, per face detector; and the start-up of 
   decode       `read_frames(clip, "uniform:32")`: the sampled frames only (the floor)
   scan         `Scanner.scan_file(clip)` with the default detector, warm (built once)
   one image    `fakescope scan face.png` as a user runs it, a fresh process each time: with the
-               default worker isolation, and with --in-process; the very first run (empty
-               cache: torch loads, the ONNX graph is exported and timed) is reported apart
+               default worker isolation, and with --in-process; the very first run on a
+               machine (empty cache) is reported apart
 Best of `--repeat` runs per cell (the machine is shared; the least disturbed run).
 
     .venv/bin/python benchmarks/bench_scan_clip.py          # -> benchmarks/results/scan_clip.md
@@ -97,11 +97,10 @@ def main() -> int:
         f"| `fakescope --version` | {t_ver:.2f} |",
         f"| scan, default (a worker process) | {t_iso:.2f} |",
         f"| scan --in-process | {t_inp:.2f} |",
-        f"| first scan on this machine (empty cache: torch, ONNX export and timing) | {t_cold:.2f} |",
+        f"| first scan on this machine (empty cache) | {t_cold:.2f} |",
         "",
-        "Only the first run imports torch: it exports the detector to ONNX, times both runtimes "
-        "and caches the choice with the bundle's metadata; later runs start from the cached "
-        "graph with BlazeFace, neither of which needs torch (tests/test_startup.py).",
+        "None of these imports torch: BlazeFace finds the faces and the default detector runs "
+        "from the ONNX graph shipped beside its weights (tests/test_startup.py).",
         "",
     ]
     atomic_write_text(args.out, "\n".join(lines))
