@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fakescope.detectors import create_detector
-from fakescope.detectors.bundle import load_bundle
+from fakescope.detectors.bundle import file_sha256, load_bundle
 from fakescope.detectors.registry import DEFAULT_DETECTOR, describe_detectors
 
 WEIGHTS = resources.files("fakescope") / "weights"
@@ -27,9 +27,14 @@ def test_the_default_detector_ships_its_weights():
 def test_card_matches_the_weights_file(card_name):
     card = json.loads((WEIGHTS / card_name).read_text())
     stem = card_name[: -len(".json")]
-    files = [p for p in WEIGHTS.iterdir() if p.name.startswith(stem + ".") and p.name != card_name]
+    files = [p for p in WEIGHTS.iterdir() if p.name.startswith(stem + ".") and p.name != card_name
+             and p.suffix != ".onnx"]  # an ONNX graph of the weights: tests/test_startup.py
     assert len(files) == 1, f"{card_name}: expected one weights file beside it, found {files}"
     path = files[0]  # a torch bundle (.pt) or a skops bundle (.skops)
+    graph = WEIGHTS / f"{stem}.onnx"
+    assert graph.is_file() == ("onnx_sha256" in card)
+    if graph.is_file():
+        assert file_sha256(graph) == card["onnx_sha256"] and graph.stat().st_size == card["onnx_bytes"]
     bundle = load_bundle(path, expected_sha256=card["sha256"])  # raises on a mismatch
     meta = bundle.meta
     assert path.stat().st_size == card["bytes"]
