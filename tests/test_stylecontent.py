@@ -340,3 +340,31 @@ def test_shared_data_recipe_parses(shared_data):
     assert cfg.length == 16 and cfg.image_size == 256 and cfg.patience == 12
     assert cfg.mixup_prob == 0.7 and (cfg.t0_epochs, cfg.t_mult) == (10, 2)
     assert (shared_data / "videos" / "labels.csv").is_file()
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_tensorboard_is_written_or_skipped_cleanly(tmp_path, monkeypatch, installed):
+    import builtins
+
+    from fakescope.families.stylecontent.train import StyleContentConfig, fit_head
+
+    if installed:
+        pytest.importorskip("tensorboard")
+    else:
+        real_import = builtins.__import__
+
+        def no_tb(name, *args, **kwargs):
+            if name.startswith("torch.utils.tensorboard"):
+                raise ImportError("no tensorboard")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", no_tb)
+    g = torch.Generator().manual_seed(0)
+    data = (torch.randn(8, 2, 32, generator=g), torch.randn(8, 4, 512, generator=g),
+            torch.tensor([0.0, 1.0] * 4))
+    head = StyleContentHead(32, 512, d_model=16, heads=2, gru_hidden=8)
+    fit = fit_head(StyleContentConfig(epochs=2, batch_size=4, max_minutes=None), head, data, data,
+                   tmp_path)
+    assert len(fit["history"]) == 2
+    events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert bool(events) == installed
