@@ -51,3 +51,35 @@ def mixup_batch(
     xm = x.mul(lam).add_(x[perm], alpha=1.0 - lam)
     ym = y * lam + y[perm] * (1.0 - lam)
     return MixupResult(xm, ym, lam, perm)
+
+
+@dataclass(frozen=True)
+class StreamsMixup:
+    xs: tuple[torch.Tensor, ...]  # each stream mixed with the same lam and pairing
+    y: torch.Tensor
+    lam: float
+    perm: torch.Tensor | None
+
+
+def mixup_streams(
+    xs: tuple[torch.Tensor, ...] | list[torch.Tensor],
+    y: torch.Tensor,
+    alpha: float = 0.2,
+    prob: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> StreamsMixup:
+    """Mixup of several input streams of one batch and its target (seed 004: content x, style
+    y and target z): one draw of lam and of the pairing, applied to every stream and the
+    target alike — ``x' = lam*x + (1-lam)*x[perm]`` for each."""
+    xs = tuple(xs)
+    if not xs:
+        raise ValueError("mixup_streams needs at least one stream")
+    n = xs[0].shape[0]
+    if any(x.shape[0] != n for x in xs):
+        raise ValueError(f"streams have different batch sizes: {[tuple(x.shape) for x in xs]}")
+    first = mixup_batch(xs[0], y, alpha, prob, generator)
+    if first.perm is None:
+        return StreamsMixup(xs, first.y, 1.0, None)
+    lam, perm = first.lam, first.perm
+    rest = tuple(x.mul(lam).add(x[perm], alpha=1.0 - lam) for x in xs[1:])
+    return StreamsMixup((first.x, *rest), first.y, lam, perm)

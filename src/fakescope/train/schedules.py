@@ -197,3 +197,40 @@ class AugmentSchedule:
             return self.augment.strength
         t = epoch / (self.epochs - 1) if self.epochs > 1 else 1.0
         return self.progressive.start + (self.progressive.end - self.progressive.start) * t
+
+
+def warm_restarts(optimizer: torch.optim.Optimizer, t0_epochs: int = 10, t_mult: int = 2,
+                  eta_min_ratio: float = 0.01) -> lr_scheduler.CosineAnnealingWarmRestarts:
+    """torch's SGDR scheduler (seed 004: T0 = 10 epochs, doubling, eta_min = lr/100) for an
+    optimiser whose groups share one base rate (a head trained on cached features); step it
+    with fractional epochs, ``sched.step(epoch + i / batches)``. Restarts fall at epochs
+    t0, t0·(1 + t_mult), ... (10, 30, 70 with the defaults)."""
+    base = {g["lr"] for g in optimizer.param_groups}
+    if len(base) != 1:
+        raise ValueError("warm_restarts: groups with different rates; use LRSchedule "
+                         "(cosine_restarts), which keeps each group's own floor")
+    return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=int(t0_epochs), T_mult=int(t_mult),
+                                                    eta_min=base.pop() * eta_min_ratio)
+
+
+class EarlyStopping:
+    """Stop when the monitored value (validation loss: lower is better) has not improved by
+    more than `min_delta` for `patience` epochs in a row (seed 004: patience 12).
+    ``step(value)`` → True when training should stop; `best`, `best_epoch`, `improved`."""
+
+    def __init__(self, patience: int = 12, min_delta: float = 0.0) -> None:
+        if patience < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}")
+        self.patience, self.min_delta = int(patience), float(min_delta)
+        self.best: float = math.inf
+        self.best_epoch: int | None = None
+        self.bad_epochs, self.epoch, self.improved = 0, 0, False
+
+    def step(self, value: float) -> bool:
+        self.epoch += 1
+        self.improved = value < self.best - self.min_delta
+        if self.improved:
+            self.best, self.best_epoch, self.bad_epochs = float(value), self.epoch, 0
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
