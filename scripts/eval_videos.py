@@ -208,7 +208,8 @@ def render(summary: dict, command: str, face_detector: str = "mtcnn",
         thr = v["threshold"] if v["threshold"] is not None else t["threshold"]
         lines.append(f"| {n} | {thr:.3f} | {auc} | {v.get('false_alarms')} / "
                      f"{v.get('n_real')} | {v.get('fakes_flagged')} / {v.get('n_fake')} | "
-                     f"{t['flagged']} / {t['n']} ({100 * t['flagged_share']:.0f} %) | "
+                     + (f"{t['flagged']} / {t['n']} ({100 * t['flagged_share']:.0f} %) | "
+                        if t.get("scored", t["n"]) else "not run | ")
                      + (f"{t['auc_vs_reals']:.3f} ({t['auc_vs_reals_low']:.3f}–"
                         f"{t['auc_vs_reals_high']:.3f}) | " if "auc_vs_reals" in t else "n/a | ")
                      + f"{v['abstained']} + {t['abstained']} |")
