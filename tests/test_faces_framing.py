@@ -93,3 +93,17 @@ def test_each_detectors_dfdc_tight_matches_a_real_training_crop(name, shared_dat
     spec = preset_for(name, "dfdc_tight")
     iou = float(box_iou(np.array([square_box(box, spec.margin, spec.shift_y)]), np.array([LYNAEYDOFD_REGION]))[0, 0])
     assert iou > 0.7
+
+
+def test_a_scan_without_a_named_face_detector_takes_one_with_a_measured_framing():
+    """BlazeFace (the default) where its framing of the model's preset was measured, else the
+    first detector that has one: `fakescope scan --detector effnet` works without flags."""
+    from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
+    from fakescope.faces.presets import FramingError, face_detector_for, preset_for
+
+    assert face_detector_for("dfdc_tight", DEFAULT_FACE_DETECTOR) == "blazeface"
+    assert face_detector_for("ffhq_tight", DEFAULT_FACE_DETECTOR) == "blazeface"
+    assert face_detector_for("seed004", DEFAULT_FACE_DETECTOR) == "mtcnn"
+    assert face_detector_for("seed001", "blazeface") == "mtcnn"
+    with pytest.raises(FramingError, match="no measured framing"):
+        preset_for("blazeface", "seed004")  # a face detector the user names is never swapped

@@ -92,11 +92,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "may be changed)")
     p.add_argument("--threshold", type=float, default=None,
                    help="fake iff score >= this (default: the weights' calibrated threshold)")
-    p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,
-                   help="blazeface (the default) is ~10x faster than mtcnn and needs no "
-                        "torch; the shipped detectors were trained on mtcnn's crops, and each "
-                        "face detector's boxes are framed by its own measured preset "
-                        "(default: %(default)s)")
+    p.add_argument("--face-detector", default=None, choices=DETECTOR_NAMES,
+                   help=f"default: {DEFAULT_FACE_DETECTOR} (~10x faster than mtcnn, no torch), "
+                        "or, for a model whose framing was measured for other face detectors "
+                        "only (effnet, stylecontent: mtcnn), the first of those; each face "
+                        "detector's boxes are framed by its own measured preset")
     p.add_argument("--min-face", type=float, default=None, metavar="PX",
                    help="smallest face side to consider, in pixels (default: the face "
                         "detector's own; smaller faces carry little evidence)")

@@ -51,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", default=None, help="default detector family of the scans")
     p.add_argument("--weights", default=None, metavar="FILE", help="detector bundle to use")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if present)")
-    p.add_argument("--face-detector", default=DEFAULT_FACE_DETECTOR, choices=DETECTOR_NAMES,
-                   help="default: %(default)s")
+    p.add_argument("--face-detector", default=None, choices=DETECTOR_NAMES,
+                   help=f"default: {DEFAULT_FACE_DETECTOR}, or one with a measured framing "
+                        "for the model's crop preset")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="seconds one scan may take (default: %(default)s)")
     p.add_argument("--max-memory", type=float, default=8192.0, metavar="MB",

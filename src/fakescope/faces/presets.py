@@ -71,6 +71,21 @@ def measured_detectors(preset: str) -> tuple[str, ...]:
     return tuple(DETECTOR_FRAMINGS.get(preset, {}))
 
 
+def face_detector_for(preset: str, preferred: str) -> str:
+    """`preferred` when its framing of `preset` was measured, else the first face detector
+    (in `faces.detectors.DETECTOR_NAMES` order) that has one: what a scan uses when the user
+    names no face detector, so that every model gets crops framed like its training data."""
+    from fakescope.faces.detectors import DETECTOR_NAMES
+
+    known = measured_detectors(preset)
+    if _ALIASES.get(preferred, preferred) in known:
+        return preferred
+    for name in DETECTOR_NAMES:
+        if name in known:
+            return name
+    raise FramingError(f"no face detector has a measured framing for crop preset {preset!r}")
+
+
 def preset_for(detector: object, preset: str) -> CropSpec:
     """The CropSpec that cuts `preset`'s framing from `detector`'s boxes (a detector name or
     an object with `.name`). FramingError, naming the detectors that do have one, when

@@ -119,7 +119,8 @@ class Scanner:
 
     detector: a `Detector`; its requirements set the crop size and framing.
     face_detector: a `fakescope.faces` detector name (``mtcnn``, ``blazeface``, ``dlib``, ``haar``)
-      or instance; default `faces.detectors.DEFAULT_FACE_DETECTOR`.
+      or instance; default (None) `faces.detectors.DEFAULT_FACE_DETECTOR`, or, where its
+      framing of the detector's crop preset was never measured, a face detector whose is.
     sampling: which video frames a crop detector looks at (``uniform:32``, ``every:10``,
       ``keyframes``, ``all`` or a sampling object; default: the detector's `default_sampling`,
       else ``uniform:32``; never padded with repeats).
@@ -132,7 +133,7 @@ class Scanner:
     def __init__(
         self,
         detector: Detector,
-        face_detector=DEFAULT_FACE_DETECTOR,
+        face_detector=None,
         sampling=None,
         policy: str = "all",
         aggregation: str = "mean",
@@ -155,6 +156,10 @@ class Scanner:
         self.aggregation = aggregation
         self.threshold = float(detector.threshold if threshold is None else threshold)
         self.sampling = resolve_sampling(detector, sampling)
+        if face_detector is None:
+            from fakescope.faces.presets import face_detector_for
+
+            face_detector = face_detector_for(req.crop_preset, DEFAULT_FACE_DETECTOR)
         if isinstance(face_detector, str):
             face_detector = create_face_detector(face_detector, device=device)
         self.faces = FacePipeline.from_spec(

@@ -24,7 +24,8 @@ class ScanSettings:
     weights: str | None = None
     device: str | None = None
     runtime: str = "auto"
-    face_detector: str = DEFAULT_FACE_DETECTOR
+    face_detector: str | None = None  # None: DEFAULT_FACE_DETECTOR where its framing of the
+                                      # model's crop preset was measured, else one that has one
     min_face: float | None = None
     sampling: str | None = None  # None: the detector's (its default_sampling, else uniform:32;
                                  # a temporal detector's own runs)
@@ -40,8 +41,11 @@ class ScanSettings:
 
         detector = create_detector(self.detector, weights=self.weights, device=self.device,
                                    runtime=self.runtime)
-        faces = create_face_detector(self.face_detector, device=self.device,
-                                     min_face_size=self.min_face)
+        from fakescope.faces.presets import face_detector_for
+
+        name = self.face_detector or face_detector_for(detector.requirements.crop_preset,
+                                                       DEFAULT_FACE_DETECTOR)
+        faces = create_face_detector(name, device=self.device, min_face_size=self.min_face)
         return Scanner(detector, face_detector=faces, sampling=self.sampling,
                        policy=self.policy, aggregation=self.aggregation,
                        threshold=self.threshold, min_track_frames=self.min_track_frames)
