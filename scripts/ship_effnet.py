@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", type=Path, required=True, help="the split table evaluated")
     ap.add_argument("--command", required=True, help="the command that trained the run")
     ap.add_argument("--minutes", type=float, help="wall-clock minutes of the training run")
+    ap.add_argument("--note", default="", help="how the run went (pauses, machine), for the card")
     ap.add_argument("--videos", type=Path, help="scripts/eval_videos.py summary.json")
     ap.add_argument("--videos-key", default="effnet")
     ap.add_argument("--videos-command", help="the eval_videos.py command behind --videos")
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if summary.get("sha256") != bundle.sha256:
         raise SystemExit(f"{src} is not the bundle {args.run / 'summary.json'} describes")
     report = json.loads((args.eval / "report.json").read_text())
+    if report.get("provenance", {}).get("weights_sha256") != bundle.sha256:
+        raise SystemExit(f"{args.eval / 'report.json'} evaluated other weights than {src}")
     frame = report["levels"]["frame"]
     videos = json.loads(args.videos.read_text())[args.videos_key] if args.videos else None
     WEIGHTS.mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                            for k, p in points.items())
     vid = """
 ## Whole videos
-Not measured for this version (see "Left undone" in the family README).
+Not measured for this version.
 """
     if videos:
         v, t = videos["videos"], videos["timit"]
@@ -118,12 +121,16 @@ Not measured for this version (see "Left undone" in the family README).
 Through the scan pipeline (uniform 32 frames, MTCNN face detector, `{meta.crop_preset}`
 framing, mean over a track, max over tracks) at the shipped threshold:
 `{args.videos_command or 'scripts/eval_videos.py'}`
+(its table, with the default detector scored in the same run: docs/videos_eval_effnet.md)
 
 | set | result |
 |---|---|
 | {v['n']} held-out shared videos ({v['n_fake']} DFDC fakes, {v['n_real']} reals from DFDC, Google DFD c40, talking heads; {held} videos set aside for training by docs/splits/shared_videos_split.csv are left out, although this model never saw them) | video ROC-AUC {v['auc']:.3f} (95 % CI {v['auc_low']:.3f}–{v['auc_high']:.3f}, bootstrap over videos); false alarms {v['false_alarms']} of {v['n_real']} real videos; {v['fakes_flagged']} of {v['n_fake']} fakes flagged |
 | DeepfakeTIMIT dev set (160 fakes of a GAN face swap in no training data) | {t['flagged']} of {t['n']} flagged ({100 * t['flagged_share']:.0f} %), {t['abstained']} abstained{timit_auc} |
 """
+    prov = report.get("provenance", {})
+    eval_note = (f"weights sha256 {prov.get('weights_sha256', '?')[:12]}… = the shipped file, "
+                 f"runtime {prov.get('runtime', '?')}; ")
     minutes = f" ({args.minutes:.0f} min wall on one niced CPU thread)" if args.minutes else ""
     md = f"""# Model card: {NAME} (`--detector effnet`, seed 001)
 
@@ -140,8 +147,7 @@ framing, mean over a track, max over tracks) at the shipped threshold:
 
 ## Headline: DFDC log loss on the identity-disjoint test split
 `{eval_command}`
-
-({frame['n_fake']} fake, {frame['n_real']} real crops, one per video; 95 % intervals by
+({eval_note}{frame['n_fake']} fake, {frame['n_real']} real crops, one per video; 95 % intervals by
 bootstrap over split groups — identity clusters joined with source videos — 1000 resamples):
 
 | metric | value |
@@ -155,6 +161,7 @@ bootstrap over split groups — identity clusters joined with source videos — 
 {vid}
 ## Training
 - Command: `{args.command}`{minutes}, then `scripts/ship_effnet.py` (this card).
+  {args.note}
 - Data: `../shared/data/dfdc_faces` crops of the training split of `{args.split}`
   ({data.get('train', {}).get('n_real')} real, {data.get('train', {}).get('n_fake')} fake;
   validation {data.get('val', {}).get('n_real')} real, {data.get('val', {}).get('n_fake')} fake);
