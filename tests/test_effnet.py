@@ -216,6 +216,8 @@ def test_bundle_round_trip_gives_identical_scores(net, tmp_path):
     with torch.no_grad():
         ref = net.predict_proba(x)[:, 1].numpy()
     np.testing.assert_allclose(p, ref, atol=1e-5)  # the score is the softmax P(fake)
+    with torch.no_grad():  # what `fakescope analyze` embeds: the input of the softmax head
+        np.testing.assert_allclose(det.embed_crops(crops), net.embed(x).numpy(), atol=1e-4)
     again = create_detector("effnet", weights=tmp_path / "e.pt", runtime="torch", device="cpu")
     np.testing.assert_array_equal(again.score_crops(crops), p)
     # fp16 storage (as shipped): two loads agree bit for bit, and stay close to fp32
