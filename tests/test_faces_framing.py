@@ -97,7 +97,7 @@ def test_each_detectors_dfdc_tight_matches_a_real_training_crop(name, shared_dat
 
 def test_a_scan_without_a_named_face_detector_takes_one_with_a_measured_framing():
     """BlazeFace (the default) where its framing of the model's preset was measured, else the
-    first detector that has one: `fakescope scan --detector effnet` works without flags."""
+    first detector that has one: `fakescope scan --detector stylecontent` works without flags."""
     from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
     from fakescope.faces.presets import FramingError, face_detector_for, preset_for
 

@@ -191,7 +191,11 @@ def test_shipped_configs_are_valid_and_portable(path, tmp_path):
         assert cfg.blend.mode == "only" and not cfg.mixup.enabled
         return
     assert cfg.data.table == str(REPO / "docs" / "splits" / "dfdc_faces_split.csv")
-    if path.name.startswith("fakebuster"):
+    if path.name.startswith("effnet"):  # seed 001: ImageNet Lite0, softmax + log loss
+        assert (cfg.model.name, cfg.loss.name, cfg.export.detector) == ("effnet", "ce", "effnet")
+        assert cfg.data.class_balance and cfg.blend.mode == "none" and not cfg.augment.cutout
+        assert cfg.early_stopping.monitor == "val_loss" and cfg.export.half
+    elif path.name.startswith("fakebuster"):
         assert cfg.early_stopping.patience == 12  # seed 004
         assert (cfg.schedule.name, cfg.schedule.t0_epochs, cfg.schedule.t_mult) == \
             ("cosine_restarts", 10, 2)

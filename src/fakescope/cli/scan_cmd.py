@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-detector", default=None, choices=DETECTOR_NAMES,
                    help=f"default: {DEFAULT_FACE_DETECTOR} (~10x faster than mtcnn, no torch), "
                         "or, for a model whose framing was measured for other face detectors "
-                        "only (effnet, stylecontent: mtcnn), the first of those; each face "
+                        "only (stylecontent: mtcnn), the first of those; each face "
                         "detector's boxes are framed by its own measured preset")
     p.add_argument("--min-face", type=float, default=None, metavar="PX",
                    help="smallest face side to consider, in pixels (default: the face "

@@ -64,6 +64,12 @@ class DataConfig:
     # aside for training by scripts/split_shared_videos.py). Never used for validation.
     extra_train: str | None = _path()
     extra_repeat: int = 1  # each extra row appears this many times per epoch (few, correlated frames)
+    # Crop units only, one process: `class_balance` draws each epoch's items with probability
+    # inversely proportional to their class's frequency (seed 001 §2.2.2: as many real faces as
+    # fake ones); `epoch_size` caps an epoch at that many items, a new draw without
+    # replacement every epoch (a CPU budget over a large table). None: every row once.
+    class_balance: bool = False
+    epoch_size: int | None = None
 
 
 @dataclass
@@ -102,7 +108,8 @@ class SequenceConfig:
 
 @dataclass
 class LossConfig:
-    """``bce`` on the model's logit, or ``hypersphere`` (seed 003 Eq. 2): real units pulled
+    """``bce`` on the model's logit, ``ce`` (softmax cross-entropy over a two-class head that
+    keeps ``last_class_logits``; seed 001's log loss), or ``hypersphere`` (seed 003 Eq. 2): real units pulled
     within `r_minus` of a fixed centre c, fakes pushed beyond `r_plus`. The model must set
     ``last_embedding`` in its forward and hold c in a ``center`` buffer; c is the mean
     embedding of up to `center_batches` batches of real training units under the untrained
@@ -160,6 +167,7 @@ class AugmentConfig:
 
     enabled: bool = True
     strength: float = 0.5
+    cutout: bool = True  # CoarseDropout (seed 002); off = seed 001's set exactly
 
 
 @dataclass
@@ -257,8 +265,10 @@ class TrainConfig:
              "sequence.frame_step and sequence.windows must be >= 1"),
             (self.sequence.unit != "clip" or self.sequence.frame_step == 1,
              "a clip is consecutive frames: sequence.frame_step must be 1"),
-            (self.loss.name in ("bce", "hypersphere"),
-             f"loss.name {self.loss.name!r} is not bce|hypersphere"),
+            (self.loss.name in ("bce", "ce", "hypersphere"),
+             f"loss.name {self.loss.name!r} is not bce|ce|hypersphere"),
+            (self.data.epoch_size is None or self.data.epoch_size >= 1,
+             "data.epoch_size must be >= 1"),
             (0 <= self.loss.r_minus < self.loss.r_plus, "loss needs 0 <= r_minus < r_plus"),
             (self.loss.center_batches >= 1, "loss.center_batches must be >= 1"),
             (

@@ -1,5 +1,6 @@
 """Training losses chosen by the config (`loss.name`): what turns a batch into a loss and the
-logits the trainer reports. Any model works with ``bce``; ``hypersphere`` needs a model with a
+logits the trainer reports. Any model works with ``bce``; ``ce`` needs a two-class softmax
+head (`families.effnet`); ``hypersphere`` needs a model with a
 `models.hypersphere.HypersphereHead` as its ``hypersphere`` attribute."""
 
 from __future__ import annotations
@@ -121,7 +122,38 @@ class HypersphereLoss(BCELoss):
         return True
 
 
-LOSSES = {"bce": BCELoss, "hypersphere": HypersphereLoss}
+class CrossEntropyLoss(BCELoss):
+    """Softmax cross-entropy (log loss, seed 001) over a two-class head. The model must keep
+    its (N, 2) [real, fake] logits of the last forward in ``last_class_logits`` and return
+    their difference as its logit (`families.effnet.EffNetSoftmax`). Soft targets (mixup)
+    become the class distribution [1 − y, y]. On the reported logit d = z_fake − z_real the
+    two-class cross-entropy equals BCE on d, which is what validation computes."""
+
+    name = "ce"
+
+    @staticmethod
+    def class_logits(model: nn.Module) -> torch.Tensor:
+        z = getattr(model, "last_class_logits", None)
+        if z is None or z.dim() != 2 or z.shape[1] != 2:
+            raise ConfigError(f"loss ce needs a model with a two-class softmax head that keeps "
+                              f"last_class_logits (N, 2); {type(model).__name__} has none "
+                              "(model.name: effnet)")
+        return z
+
+    def __call__(self, net, model, x, y):
+        logits = net(x)
+        z = self.class_logits(model).float()
+        target = torch.stack([1.0 - y.float(), y.float()], dim=1)
+        return F.cross_entropy(z, target), logits
+
+    def from_logits(self, model, logits, y) -> float:
+        d = logits.double()
+        z = torch.stack([torch.zeros_like(d), d], dim=1)
+        target = torch.stack([1.0 - y.double(), y.double()], dim=1)
+        return float(F.cross_entropy(z, target))
+
+
+LOSSES = {"bce": BCELoss, "hypersphere": HypersphereLoss, "ce": CrossEntropyLoss}
 
 
 def build_loss(cfg: LossConfig) -> BCELoss:

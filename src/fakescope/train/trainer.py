@@ -44,7 +44,7 @@ from fakescope.data.augment import build_augment
 from fakescope.data.datasets import CropDataset, seed_worker
 from fakescope.data.mixup import mixup_batch
 from fakescope.data.public_layouts import read_crop_csv
-from fakescope.data.samplers import StratifiedVideoSampler
+from fakescope.data.samplers import ClassBalancedSampler, StratifiedVideoSampler
 from fakescope.data.splits import check_no_leakage, group_split
 from fakescope.detectors.bundle import build_model, load_bundle, save_bundle
 from fakescope.device import autocast, resolve_device
@@ -372,9 +372,16 @@ class Trainer:
             sampler = StratifiedVideoSampler(videos, self.train_ds.labels, class_balance=True,
                                              seed=derive_seed(cfg.seed, "sampler"))
             sampler.set_epoch(epoch)
+        elif cfg.sequence.unit == "crop" and cfg.data.class_balance:
+            n = cfg.data.epoch_size or len(self.train_ds)
+            sampler = ClassBalancedSampler(self.train_ds.labels, num_samples=n,
+                                           replacement=n > len(self.train_ds),
+                                           seed=derive_seed(cfg.seed, "sampler"))
+            sampler.set_epoch(epoch)
         else:
             g = torch.Generator().manual_seed(derive_seed(cfg.seed, "sampler", epoch))
-            sampler = RandomSampler(self.train_ds, generator=g)
+            n = cfg.data.epoch_size if cfg.sequence.unit == "crop" else None
+            sampler = RandomSampler(self.train_ds, generator=g, num_samples=n)
         return DataLoader(
             self.train_ds, batch_size=cfg.batch_size, sampler=sampler,
             num_workers=cfg.num_workers, worker_init_fn=seed_worker,
@@ -390,7 +397,8 @@ class Trainer:
             self.train_ds.set_epoch(epoch)  # new self-blends every epoch
         self.train_ds.transform = (
             None if strength is None
-            else build_augment(strength, seed=derive_seed(cfg.seed, "augment", epoch, rank))
+            else build_augment(strength, seed=derive_seed(cfg.seed, "augment", epoch, rank),
+                               cutout=cfg.augment.cutout)
         )
         torch.manual_seed(derive_seed(cfg.seed, "torch", epoch, rank))  # dropout
         mix_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "mixup", epoch, rank))
