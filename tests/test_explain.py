@@ -12,7 +12,7 @@ from torch import nn
 
 from fakescope.analysis.faithfulness import deletion_test
 from fakescope.detectors.base import Detector, DetectorRequirements
-from fakescope.families.faceblend.detector import gradcam_maps
+from fakescope.detectors.gradcam import gradcam_maps
 from fakescope.types import DetectorInfo
 
 SIZE = 64

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from fakescope.detectors.gradcam import GradCamCropDetector
 from fakescope.detectors.registry import register_detector
-from fakescope.detectors.torch_bundle import BundleCropDetector, load_family_bundle
 from fakescope.detectors.torch_bundle import packaged_weights as _packaged
 
 PACKAGED_WEIGHTS = "effnet_dfdc.pt"
@@ -26,25 +23,12 @@ def packaged_weights() -> tuple[Path, str]:
     return _packaged(PACKAGED_WEIGHTS, PACKAGED_CARD, "EffNet")
 
 
-class EffNetDetector(BundleCropDetector):
+class EffNetDetector(GradCamCropDetector):
     """Per-crop softmax probability of "fake"; `explain_crops` gives Grad-CAM maps of the
     fake log-odds at the trunk's last feature resolution (input / 32)."""
 
     family = "effnet"
     default_cpu_batch = 32
-
-    def explain_crops(self, crops: np.ndarray) -> np.ndarray | None:
-        from fakescope.families.faceblend.detector import gradcam_maps
-
-        crops = self.check_crops(np.asarray(crops))
-        if not hasattr(self.model, "cam_layer"):
-            return None
-        self.model.to(self.device).eval()
-        maps = []
-        for i in range(0, len(crops), self.batch_size):
-            x = torch.from_numpy(self.preprocess(crops[i : i + self.batch_size])).to(self.device)
-            maps.append(gradcam_maps(self.model, x))
-        return np.concatenate(maps) if maps else None
 
 
 @register_detector("effnet", packaged=lambda: packaged_weights())
@@ -55,5 +39,5 @@ def create_effnet(
     **kwargs,
 ) -> EffNetDetector:
     """`weights=None`: the packaged, sha256-pinned bundle; otherwise a bundle file path."""
-    bundle = load_family_bundle(weights, lambda: packaged_weights())
-    return EffNetDetector(bundle, device=device, runtime=runtime, **kwargs)
+    return EffNetDetector.create(weights, packaged_weights, device=device, runtime=runtime,
+                                 **kwargs)
