@@ -169,6 +169,21 @@ def test_shipped_configs_are_valid_and_portable(path, tmp_path):
     text = path.read_text()
     values = re.findall(r":\s*(\S+)", "\n".join(l.split("#")[0] for l in text.splitlines()))
     assert not [v for v in values if v.startswith(("/", "~"))], "absolute path in a config"
+    if recipe_name(path) == "stylecontent":  # seed 004: a head on cached clip features
+        import yaml
+
+        from fakescope.families.stylecontent.train import StyleContentConfig
+
+        raw = yaml.safe_load(text)
+        raw.pop("recipe")
+        sc = StyleContentConfig.from_mapping(raw, path.parent)
+        assert sc.table == str(REPO / "cache" / "stylecontent" / "tracks.csv")
+        assert (sc.length, sc.t0_epochs, sc.t_mult, sc.patience, sc.mixup_prob) == (16, 10, 2, 12, 0.7)
+        from fakescope.families.stylecontent.train import run_yaml
+        from fakescope.train.recipes import get_recipe
+
+        assert get_recipe("stylecontent") is run_yaml  # `fakescope train` runs it
+        return
     if recipe_name(path) is not None:  # a family's own recipe (seed 000), not the Trainer
         import yaml
 

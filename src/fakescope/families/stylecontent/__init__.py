@@ -19,6 +19,10 @@ register_model("stylecontent", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
                           "content 3D ResNet from scratch")(stylecontent)
 
 from fakescope.families.stylecontent import detector  # noqa: E402,F401  (registers "stylecontent")
+from fakescope.families.stylecontent.train import run_yaml  # noqa: E402
+from fakescope.train.recipes import register_recipe  # noqa: E402
+
+register_recipe("stylecontent")(run_yaml)
 
 __all__ = ["ContentStream", "MobileNetStyleStats", "StyleContent", "StyleContentHead", "StyleGRU",
            "inflate_2d", "stylecontent"]
