@@ -226,3 +226,12 @@ def test_shipped_configs_are_valid_and_portable(path, tmp_path):
 def test_example_config_finds_the_shared_data(shared_data):
     cfg = load_config(REPO / "configs" / "fakebuster_dfdc.yaml")
     assert Path(cfg.data.image_root) == (shared_data / "dfdc_faces" / "faces_224").resolve()
+
+
+def test_stylecontent_recipe_names_a_missing_table_or_unknown_key(tmp_path, capsys):
+    (tmp_path / "sc.yaml").write_text("recipe: stylecontent\ntable: nothere.csv\n")
+    assert main(["train", str(tmp_path / "sc.yaml")]) == 2
+    assert "nothere.csv: track table not found" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("recipe: stylecontent\nbogus: 1\n")
+    assert main(["train", str(tmp_path / "bad.yaml")]) == 2
+    assert "unknown keys ['bogus']" in capsys.readouterr().err

@@ -410,9 +410,13 @@ def _num(obj):
 def run_yaml(raw: dict[str, Any], base: Path, out: Path | None) -> int:
     """`fakescope train CONFIG` with ``recipe: stylecontent``."""
     try:
-        cfg = StyleContentConfig.from_mapping(raw, base)
+        cfg = StyleContentConfig.from_mapping(raw, base, where=f"stylecontent config in {base}")
     except (TypeError, ValueError) as exc:
         print(f"fakescope train: {exc}", file=sys.stderr)
+        return 2
+    if not Path(cfg.table).is_file():
+        print(f"fakescope train: {cfg.table}: track table not found (scripts/stylecontent_data.py "
+              "writes it)", file=sys.stderr)
         return 2
     if out is not None:
         cfg.out_dir = str(Path(out).resolve())
