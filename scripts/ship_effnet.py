@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
-from fakescope.detectors.bundle import load_bundle, sha256_bytes
+from fakescope.detectors.shipping import install_weights, read_run_bundle
 from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
@@ -52,10 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--videos-command", help="the eval_videos.py command behind --videos")
     args = ap.parse_args(argv)
     src = args.run / "detector.pt"
-    bundle = load_bundle(src)
+    bundle = read_run_bundle(args.run, "effnet")
     meta = bundle.meta
-    if meta.detector != "effnet":
-        raise SystemExit(f"{src} is a {meta.detector!r} bundle, not effnet")
     summary = json.loads((args.run / "summary.json").read_text())
     if summary.get("sha256") != bundle.sha256:
         raise SystemExit(f"{src} is not the bundle {args.run / 'summary.json'} describes")
@@ -64,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.eval / 'report.json'} evaluated other weights than {src}")
     frame = report["levels"]["frame"]
     videos = json.loads(args.videos.read_text())[args.videos_key] if args.videos else None
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
-    dst = WEIGHTS / f"{NAME}.pt"
-    shutil.copyfile(src, dst)
-    assert sha256_bytes(dst.read_bytes()) == bundle.sha256
+    dst = install_weights(src, WEIGHTS, NAME, bundle.sha256)
     val = meta.extra.get("val", {})
     thr = val.get("threshold", {})
     cfg = meta.extra.get("config", {})

@@ -8,19 +8,18 @@
 Writes src/fakescope/weights/faceblend_dfdc.pt (the bundle, byte for byte),
 src/fakescope/weights/faceblend_dfdc.json (the card the loader reads: sha256 pin, input,
 framing, threshold, metrics) and docs/model_cards/faceblend_dfdc.md (the same for people).
-Every number comes from the files named on the command line. Then run
-`scripts/ship_onnx.py faceblend`: it ships the ONNX graph of the new weights beside them and
-pins it in the JSON card (tests/test_startup.py fails while the graph is of other weights).
+Every number comes from the files named on the command line. It also ships the ONNX graph of
+the new weights beside them (`detectors.shipping.ship_graph`), pinned in the JSON card
+(tests/test_startup.py fails while the graph is of other weights).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
-from fakescope.detectors.bundle import load_bundle, sha256_bytes
+from fakescope.detectors.shipping import install_weights, read_run_bundle, ship_graph
 from fakescope.evaluate.report import format_metric
 from fakescope.output.atomic import atomic_write_text
 
@@ -55,19 +54,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="fakescope eval output on the purified split's test rows")
     args = ap.parse_args(argv)
     src = args.run / "detector.pt"
-    bundle = load_bundle(src)
+    bundle = read_run_bundle(args.run, "faceblend")
     meta = bundle.meta
-    if meta.detector != "faceblend":
-        raise SystemExit(f"{src} is a {meta.detector!r} bundle, not faceblend")
     report = json.loads((args.eval / "report.json").read_text())
     frame = report["levels"]["frame"]
     videos = json.loads(args.videos.read_text())[args.videos_key] if args.videos else None
     purified = (json.loads((args.purified_eval / "report.json").read_text())["levels"]["frame"]
                 if args.purified_eval else None)
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
-    dst = WEIGHTS / f"{NAME}.pt"
-    shutil.copyfile(src, dst)
-    assert sha256_bytes(dst.read_bytes()) == bundle.sha256
+    dst = install_weights(src, WEIGHTS, NAME, bundle.sha256)
+    graph = ship_graph(bundle, dst)
     val = meta.extra.get("val", {})
     thr = val.get("threshold", {})
     card = {
@@ -95,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "purified_test_metrics": ({k: purified["metrics"].get(k) for k in ("auc", "tar@far=0.1")}
                                   if purified else None),
         "licence": DFDC_LICENCE, "imagenet_weights": IMAGENET_NOTE,
+        **graph,
     }
     atomic_write_text(WEIGHTS / f"{NAME}.json", json.dumps(card, indent=2) + "\n")
     hist = meta.extra.get("history", [])
@@ -210,6 +206,13 @@ bootstrap over split groups — identity clusters joined with source videos — 
 | accuracy at the threshold | {format_metric(frame, 'accuracy', CI)} |
 | EER | {format_metric(frame, 'eer', CI)} |
 {purified_text}{vid}{points_text}
+## ONNX graph
+`faceblend_dfdc.onnx` beside the weights is the same network exported by this script
+(`fakescope.detectors.shipping.ship_graph`; fp32 compute, the bundle's fp16 weights stored as
+fp16, {graph['onnx_bytes']} bytes, sha256 `{graph['onnx_sha256']}`; max |logit difference| against
+PyTorch {graph['onnx_max_logit_diff']:.1e} on 16 random inputs). A scan runs it on CPU without
+importing torch.
+
 ## Limits
 - A few epochs of a small backbone on 2 CPU cores: far from the DFDC winners' ensembles. Its
   score is evidence, not proof.
@@ -225,8 +228,8 @@ bootstrap over split groups — identity clusters joined with source videos — 
 - {IMAGENET_NOTE}
 """
     atomic_write_text(REPO / "docs" / "model_cards" / f"{NAME}.md", md)
-    print(f"shipped {dst} sha256={bundle.sha256} ({card['bytes']} bytes); now run "
-          "scripts/ship_onnx.py faceblend")
+    print(f"shipped {dst} sha256={bundle.sha256} ({card['bytes']} bytes) and its ONNX graph "
+          f"sha256={graph['onnx_sha256']}")
     return 0
 
 

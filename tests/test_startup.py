@@ -185,3 +185,37 @@ print(json.dumps({{"rc": rc, "heavy": heavy}}))
     assert got["rc"] in (0, 1)
     record = json.loads(out.read_text().splitlines()[-1])
     assert record["verdict"] in ("real", "fake") and len(record["tracks"]) >= 1
+
+
+def test_ship_graph_stores_fp16_weights_and_the_bundle_identity(tmp_path):
+    """What a ship script writes beside new weights: a graph of fp16-stored weights (the
+    bundle's, exactly) whose metadata names the bundle, scoring as PyTorch does."""
+    import onnx
+    import torch
+
+    from fakescope.detectors.bundle import load_bundle, save_bundle
+    from fakescope.detectors.runtime import OnnxRunner, onnx_session
+    from fakescope.detectors.shipping import install_weights, ship_graph
+    from fakescope.detectors.torch_bundle import GRAPH_BUNDLE_KEY, GRAPH_META_KEY
+    from tests.bundle_factory import make_bundle
+
+    path, _, _ = make_bundle(tmp_path / "b32.pt")
+    b32 = load_bundle(path)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in b32.state_dict.items()}
+    sha = save_bundle(tmp_path / "run.pt", b32.meta, half)  # fp16, as bundles ship
+    bundle = load_bundle(tmp_path / "run.pt", expected_sha256=sha)
+    dst = install_weights(tmp_path / "run.pt", tmp_path / "weights", "toy", sha)
+    fields = ship_graph(bundle, dst)
+    graph = dst.with_suffix(".onnx")
+    assert fields["onnx_bytes"] == graph.stat().st_size and fields["onnx_max_logit_diff"] <= 1e-5
+    inits = onnx.load(str(graph)).graph.initializer
+    assert all(i.data_type != onnx.TensorProto.FLOAT for i in inits if len(i.dims) > 1)
+    props = onnx_session(graph).get_modelmeta().custom_metadata_map
+    assert props[GRAPH_BUNDLE_KEY] == sha and json.loads(props[GRAPH_META_KEY])["version"] == "test-1"
+    from fakescope.detectors.bundle import build_model
+
+    x = np.random.default_rng(1).standard_normal((4, 3, bundle.meta.input_size,
+                                                  bundle.meta.input_size), dtype=np.float32)
+    with torch.inference_mode():
+        ref = build_model(bundle)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(OnnxRunner(graph)(x), ref, atol=1e-5)
