@@ -101,3 +101,45 @@ def test_no_usable_real_is_an_error(crops):
     items, lms = crops
     with pytest.raises(ValueError, match="nothing can be self-blended"):
         SelfBlendCropDataset(items, np.full_like(lms, np.nan), 160, MEAN, STD, preload=False)
+
+
+def test_pairs_hold_a_real_and_its_own_blend_under_one_augmentation(crops):
+    """SBI's batches: item i is (real i, its blend), both through the same JPEG quality and
+    the same augmentation draw, so within a pair only the blend differs."""
+    import torch
+
+    from fakescope.data.augment import build_augment
+    from fakescope.data.blended import pair_collate
+    from fakescope.data.synth import SelfBlendConfig
+
+    items, lms = crops
+    ds = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", pairs=True,
+                              jpeg_prob=1.0, jpeg_quality=(40, 40), preload=False,
+                              synth=SelfBlendConfig.sbi())
+    assert len(ds) == 6 and ds.collate_fn is pair_collate
+    real, fake = ds.pair(2)
+    plain = SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="only", jpeg_prob=0.0,
+                                 preload=False)
+    # the real crop went through the same JPEG as its blend
+    from fakescope.data.blended import jpeg
+    assert np.array_equal(real, jpeg(plain.sample(2)[0], 40))
+    assert np.abs(fake.astype(int) - real.astype(int)).sum() > 0
+
+    # A flip-only augmentation (p = 1) flips both crops of the pair together.
+    ds.transform = build_augment(1.0, seed=0, preset="sbi")
+    ds.transform.transforms[0].p = 1.0
+    x, y = ds[2]
+    assert tuple(x.shape) == (2, 3, 160, 160) and y.tolist() == [0.0, 1.0]
+    ds.transform = None
+    x0, _ = ds[2]
+    assert torch.allclose(x[0], x0[0].flip(-1), atol=1e-6)
+    assert torch.allclose(x[1], x0[1].flip(-1), atol=1e-6)
+
+    xb, yb = pair_collate([ds[0], ds[1]])
+    assert tuple(xb.shape) == (4, 3, 160, 160) and yb.tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_pairs_need_the_sbi_protocol(crops):
+    items, lms = crops
+    with pytest.raises(ValueError, match="pairs needs mode 'only'"):
+        SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="mix", pairs=True, preload=False)

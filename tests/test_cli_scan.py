@@ -100,7 +100,7 @@ def test_csv_to_file_is_resumable(env, tmp_path, capsys, monkeypatch):
     journal = tmp_path / "report.csv.journal.jsonl"
     assert len(journal.read_text().splitlines()) == 2
 
-    def no_rescan(self, path, explain_dir=None):
+    def no_rescan(self, path, explain_dir=None, next_path=None):
         raise AssertionError(f"{path} was scanned again")
 
     monkeypatch.setattr(Scanner, "scan_file", no_rescan)
@@ -118,9 +118,9 @@ def test_json_out_resumes_after_a_kill(env, tmp_path, capsys, monkeypatch):
     scanned = []
     real_scan = Scanner.scan_file
 
-    def counting(self, path, explain_dir=None):
+    def counting(self, path, explain_dir=None, next_path=None):
         scanned.append(str(path).rsplit("/", 1)[-1])
-        return real_scan(self, path, explain_dir)
+        return real_scan(self, path, explain_dir, next_path)
 
     monkeypatch.setattr(Scanner, "scan_file", counting)
     assert scan(env, env["good"], "--json", "--out", out) == code

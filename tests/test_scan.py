@@ -178,10 +178,10 @@ def test_internal_failure_is_recorded_and_the_batch_goes_on(env, tmp_path, monke
     scanner = env["scanner"]
     real_scan = scanner.scan_file
 
-    def flaky(path, explain_dir=None):
+    def flaky(path, explain_dir=None, next_path=None):
         if str(path).endswith("blank.png"):
             raise RuntimeError("boom")
-        return real_scan(path, explain_dir)
+        return real_scan(path, explain_dir, next_path)
 
     monkeypatch.setattr(scanner, "scan_file", flaky)
     media = env["media"]
@@ -205,9 +205,9 @@ def _counting(scanner, monkeypatch):
     calls = []
     real_scan = scanner.scan_file
 
-    def counted(path, explain_dir=None):
+    def counted(path, explain_dir=None, next_path=None):
         calls.append(str(path).rsplit("/", 1)[-1])
-        return real_scan(path, explain_dir)
+        return real_scan(path, explain_dir, next_path)
 
     monkeypatch.setattr(scanner, "scan_file", counted)
     return calls

@@ -92,6 +92,24 @@ def test_poison_pill_is_recorded_and_not_retried(env, tmp_path, monkeypatch):
         r.reason for r in results if not r.path.endswith("b_poison.mp4")]
 
 
+def test_a_crash_while_reading_ahead_costs_only_the_poison(env, tmp_path, monkeypatch):
+    """With read-ahead the poison first kills the worker while a_face is scored: a_face is
+    then scanned again, alone, in a new worker and keeps its result; the poison dies again in
+    its own turn and is the one recorded."""
+    monkeypatch.setenv(FAULT_ENV, "crash:poison")
+    inputs = sorted(env["media"].iterdir())
+    with IsolatedScanner(env["settings"]) as worker:
+        results = scan_batch(worker, inputs, read_ahead=True)
+        assert worker.restarts == 2
+    monkeypatch.delenv(FAULT_ENV)
+    with IsolatedScanner(env["settings"]) as worker:
+        clean = scan_batch(worker, inputs)
+    by_name = {Path(r.path).name: r for r in results}
+    assert by_name["b_poison.mp4"].reason == "error: worker crashed: killed by SIGSEGV"
+    assert [_comparable(result_to_dict(r)) for r in results if "poison" not in r.path] == [
+        _comparable(result_to_dict(r)) for r in clean if "poison" not in r.path]
+
+
 def test_memory_cap_stops_a_runaway_input(env, monkeypatch):
     monkeypatch.setenv(FAULT_ENV, "hog:a_face")
     with IsolatedScanner(env["settings"], Limits(memory_mb=1200)) as worker:

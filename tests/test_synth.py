@@ -81,3 +81,60 @@ def test_bad_faces_are_rejected(astronaut, face, match):
 def test_bad_image_is_rejected(astronaut):
     with pytest.raises(ValueError, match="uint8"):
         self_blend(astronaut.astype(np.float32), np.array(ASTRONAUT_FACE_BOX))
+
+
+def _dlib_landmarks(astronaut):
+    from fakescope.data.landmarks import CropLandmarker
+
+    return CropLandmarker().landmarks(astronaut, rect=_rect(astronaut))
+
+
+def _rect(astronaut):
+    import dlib
+
+    x0, y0, x1, y1 = (int(round(v)) for v in ASTRONAUT_FACE_BOX)
+    return dlib.rectangle(x0, y0, x1, y1)
+
+
+@pytest.mark.parametrize("hull", ["facehull", "dfl_full", "components", "extended"])
+def test_each_hull_shape_masks_the_face_only(astronaut, hull):
+    pts = _dlib_landmarks(astronaut)
+    cfg = SelfBlendConfig(hulls=(hull,), blend_ratios=(1.0,))
+    fake, mask = self_blend(astronaut, pts, rng=2, config=cfg)
+    diff = np.abs(fake.astype(int) - astronaut.astype(int)).sum(axis=2)
+    assert diff[mask == 0].max() == 0
+    nose = pts[30].round().astype(int)
+    assert mask[nose[1], nose[0]] == pytest.approx(1.0)  # the face centre is blended in full
+    assert _inside_box(mask, ASTRONAUT_FACE_BOX, slack=0.45)
+
+
+def test_extended_hull_reaches_the_forehead(astronaut):
+    from fakescope.data.synth import _hull_mask
+
+    pts = _dlib_landmarks(astronaut).astype(np.float64)
+    rng = np.random.default_rng(0)
+    face = _hull_mask(astronaut.shape[:2], pts, "landmarks", rng, ("facehull",))
+    extended = _hull_mask(astronaut.shape[:2], pts, "landmarks", rng, ("extended",))
+    brow_top = int(pts[17:27, 1].min())
+    assert extended[:brow_top].sum() > face[:brow_top].sum()
+
+
+def test_altering_the_target_changes_the_surroundings_not_the_blended_core(astronaut):
+    """SBI alters the target instead of the source half of the time: then the face core
+    (mask 1) keeps its original pixels, shifted, and the area around it is the altered copy."""
+    pts = _dlib_landmarks(astronaut)
+    cfg = SelfBlendConfig(hulls=("facehull",), blend_ratios=(1.0,), alter_target_prob=1.0,
+                          translate=0.0, scale=(1.0, 1.0))
+    fake, mask = self_blend(astronaut, pts, rng=5, config=cfg)
+    diff = np.abs(fake.astype(int) - astronaut.astype(int)).sum(axis=2)
+    x0, y0, x1, y1 = (int(v) for v in ASTRONAUT_FACE_BOX)
+    ring = np.zeros_like(mask, dtype=bool)
+    ring[max(0, y0 - 20):y1 + 20, max(0, x0 - 20):x1 + 20] = True
+    ring &= mask == 0
+    core = mask >= 0.999
+    assert diff[ring].mean() > diff[core].mean()
+
+
+def test_unknown_hull_is_refused():
+    with pytest.raises(ValueError, match="hulls"):
+        SelfBlendConfig(hulls=("oval",))

@@ -89,6 +89,9 @@ def test_yaml_paths_are_relative_to_the_file_and_overrides_to_cwd(tmp_path, monk
         ("mixup: {prob: 1.5}\n", "mixup.prob"),
         ("export: {threshold_method: youdan}\n", "threshold_method 'youdan'"),
         ("export: {threshold_method: far}\n", "threshold_target"),
+        ("blend: {mode: mix, pairs: true}\n", "blend.pairs needs blend.mode: only"),
+        ("blend: {mode: only, synth: faceswap}\n", "blend.synth 'faceswap'"),
+        ("augment: {preset: heavy}\n", "augment.preset 'heavy'"),
         ("- just a list\n", "mapping"),
     ],
 )

@@ -17,13 +17,29 @@ import albumentations as A
 import cv2
 
 
-def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool = True) -> A.Compose:
+def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool = True,
+                  preset: str = "seed001") -> A.Compose:
     """An albumentations Compose for uint8 RGB crops (works on ``image=`` and ``images=``).
 
-    Every magnitude is its seed-001 value times `strength` (clamped to [0, 1]); the
-    probabilities are seed 001's, except to-gray whose probability is its "magnitude".
+    ``seed001``: every magnitude is its seed-001 value times `strength` (clamped to [0, 1]);
+    the probabilities are seed 001's, except to-gray whose probability is its "magnitude".
+    ``sbi``: SBI's training transforms at full size (strength scales them too); its JPEG step
+    is the self-blend dataset's, at native resolution. No noise, blur, cutout or warp: they
+    would hide the blending boundary the detector must find.
     """
     s = float(min(max(strength, 0.0), 1.0))
+    if preset == "sbi":
+        return A.Compose([
+            A.HorizontalFlip(p=0.5),
+            A.RGBShift((-20 * s, 20 * s), (-20 * s, 20 * s), (-20 * s, 20 * s), p=0.3),
+            A.HueSaturationValue(hue_shift_limit=(-0.3 * s, 0.3 * s),
+                                 sat_shift_limit=(-0.3 * s, 0.3 * s),
+                                 val_shift_limit=(-0.3 * s, 0.3 * s), p=0.3),
+            A.RandomBrightnessContrast(brightness_limit=(-0.3 * s, 0.3 * s),
+                                       contrast_limit=(-0.3 * s, 0.3 * s), p=0.3),
+        ], seed=seed)
+    if preset != "seed001":
+        raise ValueError(f"augment preset must be seed001 or sbi, got {preset!r}")
     transforms: list[A.BasicTransform] = []
     if s > 0:
         transforms += [

@@ -7,7 +7,9 @@ Two protocols, one dataset:
   both the DFDC manipulations and the generic blending traces every face swap leaves;
 - ``only``: real crops only, each epoch every real once as itself (label 0) and once
   self-blended (label 1) — the SBI protocol, which never sees a real-world fake in training
-  and so measures generalisation to manipulations it has never seen.
+  and so measures generalisation to manipulations it has never seen. With ``pairs`` (SBI's
+  batches) item i is the pair (real i, its self-blend), both through the same JPEG and
+  augmentation draw, so the only difference the network can learn within a pair is the blend.
 
 Per sample: native-resolution crop → (self-blend, at native resolution, with its 68 dlib
 landmarks) → JPEG 40–100 at native resolution on both classes (before any resize, as an
@@ -27,7 +29,7 @@ import torch
 from torch.utils.data import Dataset
 
 from fakescope.data.datasets import ImageStore, Transform, _labels, resize_square, to_tensor
-from fakescope.data.synth import self_blend
+from fakescope.data.synth import SelfBlendConfig, self_blend
 
 MODES = ("none", "mix", "only")
 
@@ -58,7 +60,8 @@ class SelfBlendCropDataset(Dataset):
 
     items: ``path, label`` rows. landmarks: (N, 68, 2) per row in the crop's native pixels
     (NaN rows are never blended). native_size: crops are decoded (and preloaded) at this side
-    before blending. size: the model's input side.
+    before blending. size: the model's input side. pairs (``only``): each item is a
+    (real, blend) pair, batched by `collate_fn`. synth: how the blends are made.
     """
 
     def __init__(
@@ -77,9 +80,13 @@ class SelfBlendCropDataset(Dataset):
         transform: Transform | None = None,
         preload: bool = True,
         cache_dir: str | os.PathLike | None = None,
+        pairs: bool = False,
+        synth: SelfBlendConfig = SelfBlendConfig(),
     ) -> None:
         if mode not in ("mix", "only"):
             raise ValueError(f"mode must be 'mix' or 'only', got {mode!r}")
+        if pairs and mode != "only":
+            raise ValueError("pairs needs mode 'only' (a real crop and its own self-blend)")
         items = items.reset_index(drop=True)
         landmarks = np.asarray(landmarks, dtype=np.float32)
         if landmarks.shape != (len(items), 68, 2):
@@ -100,6 +107,8 @@ class SelfBlendCropDataset(Dataset):
         self.size, self.native_size = int(size), int(native_size)
         self.mean, self.std = mean, std
         self.transform = transform
+        self.pairs, self.synth = bool(pairs), synth
+        self.collate_fn = pair_collate if self.pairs else None
         self.seed, self.epoch = int(seed), 0
         self.store = ImageStore(items["path"].tolist(), native_size, preload, cache_dir)
 
@@ -109,13 +118,14 @@ class SelfBlendCropDataset(Dataset):
 
     @property
     def labels(self) -> np.ndarray:
-        """Labels as served when no slot is replaced (``only``: reals then their blends)."""
-        if self.mode == "only":
+        """Labels as served when no slot is replaced (``only``: reals then their blends;
+        ``pairs``: the label of each pair's first crop, a real)."""
+        if self.mode == "only" and not self.pairs:
             return np.concatenate([self.base_labels, np.ones_like(self.base_labels)])
         return self.base_labels
 
     def __len__(self) -> int:
-        return 2 * len(self.items) if self.mode == "only" else len(self.items)
+        return 2 * len(self.items) if self.mode == "only" and not self.pairs else len(self.items)
 
     def sample(self, index: int) -> tuple[np.ndarray, int, np.ndarray | None]:
         """(uint8 crop at native size before augmentation, label, blend mask or None)."""
@@ -132,13 +142,23 @@ class SelfBlendCropDataset(Dataset):
             img = jpeg(img, int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)))
         return img, label, mask
 
+    def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(real crop, its self-blend), uint8 at native size, one JPEG draw for both."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        real = self.store[index]
+        fake, _ = self._blend(real, index, rng)
+        if rng.random() < self.jpeg_prob:
+            q = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
+            real, fake = jpeg(real, q), jpeg(fake, q)
+        return real, fake
+
     def _blend(self, img: np.ndarray, i: int, rng: np.random.Generator,
                tries: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """A self-blend of crop `i`; a draw whose mask comes out empty (an extreme elastic
         deformation or blur of a small hull) is drawn again rather than ending the epoch."""
         for attempt in range(tries):
             try:
-                return self_blend(img, self.landmarks[i], rng)
+                return self_blend(img, self.landmarks[i], rng, self.synth)
             except ValueError as exc:
                 if attempt == tries - 1:
                     raise ValueError(f"{self.items['path'][i]}: no usable self-blend in {tries} "
@@ -146,8 +166,25 @@ class SelfBlendCropDataset(Dataset):
         raise AssertionError("unreachable")
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pairs:
+            return self._pair_tensors(index)
         img, label, _ = self.sample(index)
         img = resize_square(img, self.size)
         if self.transform is not None:
             img = self.transform(image=img)["image"]
         return to_tensor(img, self.mean, self.std), torch.tensor(float(label))
+
+    def _pair_tensors(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        real, fake = (resize_square(im, self.size) for im in self.pair(index))
+        if self.transform is not None:
+            if "image1" not in self.transform.additional_targets:
+                self.transform.add_targets({"image1": "image"})
+            out = self.transform(image=real, image1=fake)
+            real, fake = out["image"], out["image1"]
+        x = torch.stack([to_tensor(real, self.mean, self.std), to_tensor(fake, self.mean, self.std)])
+        return x, torch.tensor([0.0, 1.0])
+
+
+def pair_collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch of (real, blend) pairs → (2B, 3, S, S) images and (2B,) labels, as SBI batches."""
+    return torch.cat([x for x, _ in batch]), torch.cat([y for _, y in batch])

@@ -14,9 +14,11 @@ generator's fingerprint. Recipe (SBI §3, adapted to whole frames):
    {0.25, 0.5, 0.75, 1, 1, 1};
 3. fake = source · mask + image · (1 − mask).
 
-Only the source is altered (SBI sometimes alters the target instead, which on a crop is
-equivalent; on a whole frame it would shift colours outside the face), so the result equals the
-input wherever the returned mask is 0.
+By default only the source is altered, so the result equals the input wherever the returned
+mask is 0 (on a whole frame, altering the target would shift colours outside the face). SBI's
+own recipe (`SelfBlendConfig.sbi()`, for training on face crops) alters the target instead half
+of the time, draws the mask from four hull shapes (Face X-ray's blended-image masks), and keeps
+its milder colour change (no hue/saturation shift).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import cv2
 import numpy as np
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI's dynamic blending choices
+HULLS = ("facehull", "dfl_full", "components", "extended")  # masks from 68 landmarks
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,50 @@ class SelfBlendConfig:
     elastic_sigma: float = 7.0
     blur_fraction: tuple[float, float] = (0.04, 0.15)  # mask blur kernels, fraction of face size
     blend_ratios: tuple[float, ...] = BLEND_RATIOS
+    hulls: tuple[str, ...] = ("facehull",)  # one drawn per fake (68 landmarks only), see HULLS
+    hsv_shift: tuple[int, int, int] = (10, 20, 20)  # hue/sat/value limits; 0s: no HSV change
+    alter_target_prob: float = 0.0  # share of fakes whose target, not source, is altered
+
+    def __post_init__(self) -> None:
+        unknown = set(self.hulls) - set(HULLS)
+        if not self.hulls or unknown:
+            raise ValueError(f"hulls must be a non-empty subset of {HULLS}, got {self.hulls}")
+        if not 0.0 <= self.alter_target_prob <= 1.0:
+            raise ValueError("alter_target_prob must be in [0, 1]")
+
+    @classmethod
+    def sbi(cls) -> SelfBlendConfig:
+        """SBI's published choices (mapooon/SelfBlendedImages, src/utils/sbi.py): four hull
+        shapes, the target altered instead of the source half of the time, and its colour
+        change (RGB shift at p = 0.3, brightness/contrast ±0.1; its HSV limits of ±0.3 are
+        no change on uint8 images)."""
+        return cls(hulls=HULLS, hsv_shift=(0, 0, 0), alter_target_prob=0.5)
+
+
+def _hull_parts(pts: np.ndarray, hull: str) -> list[np.ndarray]:
+    """Point groups whose convex hulls, filled together, make a mask of shape `hull` from
+    dlib's 68 landmarks (the shapes of Face X-ray's blended images, as SBI draws them)."""
+    if hull == "facehull":
+        return [pts]
+    if hull == "dfl_full":  # jaw + mouth, nose ridge, brows: the DeepFaceLab full mask
+        return [np.concatenate([pts[0:17], pts[48:68], pts[[0, 8, 16]]]),
+                np.concatenate([pts[27:31], pts[33:34]]),
+                np.concatenate([pts[17:27], pts[[0, 27, 16, 33]]])]
+    if hull == "extended":  # brows pushed up by half their height above the eyes: forehead
+        pts = pts.copy()
+        ml, mr = (pts[36] + pts[0]) / 2, (pts[16] + pts[45]) / 2
+        ql, qr = (pts[36] + ml) / 2, (pts[45] + mr) / 2
+        bot_l = np.stack([ql, pts[36], pts[37], pts[38], pts[39]])
+        bot_r = np.stack([pts[42], pts[43], pts[44], pts[45], qr])
+        pts[17:22] = pts[17:22] + (pts[17:22] - bot_l) / 2
+        pts[22:27] = pts[22:27] + (pts[22:27] - bot_r) / 2
+    # components (and extended): jaw halves, cheeks, eye regions, nose
+    return [np.concatenate([pts[0:9], pts[17:18]]), np.concatenate([pts[8:17], pts[26:27]]),
+            np.concatenate([pts[17:20], pts[8:9]]), np.concatenate([pts[24:27], pts[8:9]]),
+            np.concatenate([pts[19:25], pts[8:9]]),
+            np.concatenate([pts[17:22], pts[27:28], pts[31:36], pts[8:9]]),
+            np.concatenate([pts[22:27], pts[27:28], pts[31:36], pts[8:9]]),
+            np.concatenate([pts[27:31], pts[31:36]])]
 
 
 def _face_geometry(face: np.ndarray) -> tuple[np.ndarray, str]:
@@ -58,12 +105,13 @@ def _bounds(geom: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _hull_mask(shape: tuple[int, int], geom: np.ndarray, kind: str,
-               rng: np.random.Generator) -> np.ndarray:
+               rng: np.random.Generator, hulls: tuple[str, ...] = ("facehull",)) -> np.ndarray:
     """Binary float32 mask of the face area, in the coordinates of `geom`."""
     mask = np.zeros(shape, dtype=np.uint8)
     if kind == "landmarks" and len(geom) >= 17:
-        hull = cv2.convexHull(np.round(geom).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, 1)
+        hull = hulls[int(rng.integers(len(hulls)))] if len(geom) == 68 else "facehull"
+        for part in _hull_parts(geom, hull):
+            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(part).astype(np.int32)), 1)
     elif kind == "landmarks":  # 5 points: left eye, right eye, nose, mouth left, mouth right
         eyes, mouth = geom[:2].mean(axis=0), geom[3:5].mean(axis=0)
         d_eyes = np.linalg.norm(geom[1] - geom[0])
@@ -97,7 +145,8 @@ def self_blend(
     image: (H, W, 3) uint8 RGB. face: landmarks (68 or 5 points, (K, 2) pixels) or a box
     (x0, y0, x1, y1). rng: a Generator or seed (same seed → same fake).
     Returns (fake uint8 (H, W, 3), mask float32 (H, W) in [0, 1]: the blend weight of the
-    altered face per pixel; 0 means the pixel is the original).
+    altered face per pixel; 0 means the pixel is the original, unless the target was altered
+    (`config.alter_target_prob`): then the region around the face is the altered copy).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
@@ -119,10 +168,11 @@ def self_blend(
 
     seed = int(rng.integers(2**31 - 1))
     size_k = max(rh, rw) / 256.0
-    source_tf = A.Compose(
+    hue, sat, val = config.hsv_shift
+    altered_tf = A.Compose(
         [
             A.RGBShift((-20, 20), (-20, 20), (-20, 20), p=0.3),
-            A.HueSaturationValue((-10, 10), (-20, 20), (-20, 20), p=1.0),
+            A.HueSaturationValue((-hue, hue), (-sat, sat), (-val, val), p=1.0 if any(config.hsv_shift) else 0.0),
             A.RandomBrightnessContrast((-0.1, 0.1), (-0.1, 0.1), p=1.0),
             A.OneOf(
                 [
@@ -131,6 +181,11 @@ def self_blend(
                 ],
                 p=1.0,
             ),
+        ],
+        seed=seed,
+    )
+    shift_tf = A.Compose(
+        [
             A.Affine(
                 translate_percent={"x": (-config.translate, config.translate),
                                    "y": (-config.translate / 2, config.translate / 2)},
@@ -139,7 +194,7 @@ def self_blend(
                 p=1.0,
             ),
         ],
-        seed=seed,
+        seed=seed + 2,
     )
     mask_tf = A.Compose(
         [
@@ -148,8 +203,13 @@ def self_blend(
         ],
         seed=seed + 1,
     )
-    source = source_tf(image=target)["image"]
-    mask = _hull_mask((rh, rw), local, kind, rng)
+    source = target
+    if config.alter_target_prob > 0 and rng.random() < config.alter_target_prob:
+        target = altered_tf(image=target)["image"]
+    else:
+        source = altered_tf(image=source)["image"]
+    source = shift_tf(image=source)["image"]
+    mask = _hull_mask((rh, rw), local, kind, rng, config.hulls)
     mask = mask_tf(image=mask)["image"].astype(np.float32)
 
     # SBI's blend mask: blur, cut to the core, blur again; then scale by a blend ratio.

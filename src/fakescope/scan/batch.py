@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 class FileScanner(Protocol):
     settings_key: str
 
-    def scan_file(self, path: str | Path, explain_dir: str | Path | None = None) -> ScanResult: ...
+    def scan_file(self, path: str | Path, explain_dir: str | Path | None = None,
+                  next_path: str | Path | None = None) -> ScanResult: ...
 
     def error_result(self, path: str | Path, exc: BaseException | str) -> ScanResult: ...
 
@@ -50,6 +51,7 @@ def scan_batch(
     progress: bool = False,
     on_result: Callable[[ScanResult], None] | None = None,
     retry_errors: bool = False,
+    read_ahead: bool = False,
 ) -> list[ScanResult]:
     """Scan every input that `media.iter_media_files` finds in `paths` (files, folders,
     globs): each gets exactly one result, in input order (resumed ones included).
@@ -59,6 +61,10 @@ def scan_batch(
     whose latest record is `reusable` and whose file still has the recorded sha256.
     At the end the journal is rewritten atomically with one line per input (latest wins).
     on_result: called with each result, in input order, as it becomes available.
+    read_ahead: each scan is told the next input that will be scanned (not one a journal
+    record may answer), so that its decode and face search overlap the current input's
+    scoring. Off by default: on 2 cores, already busy with the decoder's threads, it was
+    slower (benchmarks/results/scan_clip.md); it is meant for machines with idle cores.
     """
     from tqdm import tqdm
 
@@ -70,8 +76,19 @@ def scan_batch(
     if record_log is not None:
         for rec in record_log.records():  # the latest record of a path decides
             done[rec["path"]] = rec
+    files = list(files)
+
+    def may_reuse(i: int) -> bool:
+        prev = done.get(str(files[i]))
+        return prev is not None and reusable(prev, scanner.settings_key, retry_errors)
+
+    def next_to_scan(i: int) -> Path | None:
+        if not read_ahead:
+            return None
+        return next((files[j] for j in range(i + 1, len(files)) if not may_reuse(j)), None)
+
     results = []
-    for path in tqdm(files, desc="scan", unit="file", disable=not progress, leave=False):
+    for i, path in enumerate(tqdm(files, desc="scan", unit="file", disable=not progress, leave=False)):
         key = str(path)
         result = None
         prev = done.get(key)
@@ -83,7 +100,8 @@ def scan_batch(
                 pass  # now unreadable: scan it and report that
         if result is None:
             try:
-                result = scanner.scan_file(path, explain_dir=explain_dir)
+                result = scanner.scan_file(path, explain_dir=explain_dir,
+                                           next_path=next_to_scan(i))
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded per input; the batch goes on

@@ -24,6 +24,8 @@ Decisions (documented for users in `fakescope scan --help`):
 - Timeline: for each sampled frame with a scored face, the max probability over its faces
   (temporal detectors: at the middle frame of each unit).
 - `settings()` holds everything that changes a result; its hash keys the reuse of results.
+- In a batch, `scan_file(path, next_path=...)` starts the next input's front half (decode,
+  faces) while this one is scored (`scan.ahead`); its errors surface in its own scan.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ class Scanner:
             **({"max_gap_s": None} if req.temporal else {}),
         )
         self.settings_key = settings_key(self.settings())
+        self._ahead = None  # scan.ahead.Ahead: the next input's front half, when a batch gives it
+        self.on_read_ahead: Callable[[str], None] | None = None  # told when one starts
 
     @property
     def streaming(self) -> bool:
@@ -204,13 +208,30 @@ class Scanner:
         }
 
     # ------------------------------------------------------------------ one input
-    def scan_file(self, path: str | Path, explain_dir: str | Path | None = None) -> ScanResult:
+    def scan_file(self, path: str | Path, explain_dir: str | Path | None = None,
+                  next_path: str | Path | None = None) -> ScanResult:
         """Scan one image or video. A `MediaError` becomes an ``abstain`` result naming the
-        cause; other exceptions propagate (the batch runner records them)."""
-        front = self.find_faces(path)
+        cause; other exceptions propagate (the batch runner records them). `next_path`: the
+        input a batch will scan next; its front half starts while this one is scored."""
+        front = self._front(str(path))
+        if next_path is not None:
+            from fakescope.scan.ahead import Ahead
+
+            if self.on_read_ahead is not None:
+                self.on_read_ahead(str(next_path))
+            self._ahead = Ahead(str(next_path), self.find_faces)
         if isinstance(front, ScanResult):
             return front
         return self.score_faces(front, explain_dir=explain_dir)
+
+    def _front(self, path: str) -> FoundFaces | ScanResult:
+        """`find_faces(path)`, or the front half a previous call started for `path`."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.key == path:
+            return ahead.take()
+        if ahead is not None:
+            ahead.wait()  # started for another input: never two front halves at once
+        return self.find_faces(path)
 
     def find_faces(self, path: str | Path) -> FoundFaces | ScanResult:
         """The front half (media → faces → tracks of real detections): the people to score,

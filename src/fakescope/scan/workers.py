@@ -47,7 +47,8 @@ class Limits:
 
 
 def _worker_main(conn, settings: ScanSettings, memory_mb: float | None) -> None:
-    """Worker loop: build the scanner once, then answer ("scan", path, explain_dir) requests."""
+    """Worker loop: build the scanner once, then answer ("scan", path, explain_dir, next_path)
+    requests."""
     from fakescope.output.formats import result_to_dict
 
     from fakescope.scan.memory import keep_large_buffers_unpooled
@@ -67,6 +68,16 @@ def _worker_main(conn, settings: ScanSettings, memory_mb: float | None) -> None:
     conn.send(("ready", {"settings_key": scanner.settings_key, "threshold": scanner.threshold,
                          "detector": [info.name, info.version, info.weights_sha256]}))
     fault = os.environ.get(FAULT_ENV, "")
+    if fault:  # a poison input strikes when it is read, ahead of its turn or in it
+        read = scanner.find_faces
+
+        def faulty_read(path):
+            _maybe_fault(fault, path)
+            return read(path)
+
+        scanner.find_faces = faulty_read
+    # From here until this input's result, a death may be the next input's fault.
+    scanner.on_read_ahead = lambda _next: conn.send(("ahead", None))
     while True:
         try:
             request = conn.recv()
@@ -74,10 +85,9 @@ def _worker_main(conn, settings: ScanSettings, memory_mb: float | None) -> None:
             return  # the parent is gone
         if request is None:
             return
-        _, path, explain_dir = request
-        _maybe_fault(fault, path)
+        _, path, explain_dir, next_path = request
         try:
-            result = scanner.scan_file(path, explain_dir=explain_dir)
+            result = scanner.scan_file(path, explain_dir=explain_dir, next_path=next_path)
         except MemoryError:
             result = scanner.error_result(path, f"out of memory (over the {memory_mb:.0f} MiB cap)")
         except Exception as exc:  # noqa: BLE001 - recorded per input; the batch goes on
@@ -150,6 +160,10 @@ def _death(exitcode: int | None) -> str:
     return f"worker crashed: exited with status {exitcode}"
 
 
+def lost(ahead: bool) -> str:
+    return "ahead" if ahead else "own"
+
+
 class IsolatedScanner:
     """A `Scanner` in a worker process, used like one by `scan_batch`."""
 
@@ -218,14 +232,35 @@ class IsolatedScanner:
     def error_result(self, path: str | Path, exc: BaseException | str) -> ScanResult:
         return error_result(path, exc, self.detector, self.threshold, self.settings_key)
 
-    def scan_file(self, path: str | Path, explain_dir: str | Path | None = None) -> ScanResult:
+    def scan_file(self, path: str | Path, explain_dir: str | Path | None = None,
+                  next_path: str | Path | None = None) -> ScanResult:
+        """`Scanner.scan_file` in the worker. With `next_path` the worker reads the next input
+        while it scores this one; if the worker dies once that has started, the fault may be
+        the next input's, so this one is scanned again, alone, in a new worker, and only a second
+        death is its own."""
+        result, lost = self._request(path, explain_dir, next_path)
+        if lost == "ahead":
+            log.info("%s: the worker died while %s was read ahead; scanning it again alone",
+                     path, next_path)
+            result, _ = self._request(path, explain_dir, None)
+        return result
+
+    def _request(self, path, explain_dir, next_path) -> tuple[ScanResult, str | None]:
+        """(result, None | "own" | "ahead": whether the worker was lost, and whether it was
+        reading the next input then)."""
         from fakescope.output.formats import result_from_dict
 
+        if self._proc is not None and not self._proc.is_alive():
+            self._proc.join()  # died after its last answer (reading ahead): not this input's
+            self._conn.close()
+            self._proc = self._conn = None
         if self._proc is None:
             self.start()
             self.restarts += 1
         path = str(path)
-        self._conn.send(("scan", path, None if explain_dir is None else str(explain_dir)))
+        self._conn.send(("scan", path, None if explain_dir is None else str(explain_dir),
+                         None if next_path is None else str(next_path)))
+        ahead = False
         t0 = time.monotonic()
         timeout, cap = self.limits.timeout_s, self.limits.memory_mb
         while True:
@@ -233,16 +268,20 @@ class IsolatedScanner:
                 try:
                     kind, payload = self._conn.recv()
                 except (EOFError, OSError):
-                    return self._lost(path, _death(self._wait_exit()))
-                return result_from_dict(payload)
+                    return self._lost(path, _death(self._wait_exit())), lost(ahead)
+                if kind == "ahead":
+                    ahead = True
+                    continue
+                return result_from_dict(payload), None
             if not self._proc.is_alive():
-                return self._lost(path, _death(self._proc.exitcode))
+                return self._lost(path, _death(self._proc.exitcode)), lost(ahead)
             if timeout is not None and time.monotonic() - t0 > timeout:
-                return self._lost(path, f"timeout: still running after {timeout:.0f} s", kill=True)
+                return (self._lost(path, f"timeout: still running after {timeout:.0f} s", kill=True),
+                        lost(ahead))
             rss = _rss_mb(self._proc.pid) if cap is not None else None
             if rss is not None and rss > cap:
                 return self._lost(path, f"out of memory: the worker used {rss:.0f} MiB, over the "
-                                        f"{cap:.0f} MiB cap", kill=True)
+                                        f"{cap:.0f} MiB cap", kill=True), lost(ahead)
 
     def _wait_exit(self) -> int | None:
         self._proc.join(timeout=5)

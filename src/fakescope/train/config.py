@@ -77,7 +77,10 @@ class BlendConfig:
     """Self-blended training fakes (`fakescope.data.blended`): ``none``; ``mix`` (a share
     `fake_fraction` of the fake slots become self-blends of real crops); ``only`` (real crops
     and their self-blends, no real-world fake: the SBI protocol). `landmarks_rect`: how the
-    68 dlib points of each real crop are found (cached in `data.cache_dir`)."""
+    68 dlib points of each real crop are found (cached in `data.cache_dir`). `synth`: how a
+    blend is made (``default``: `SelfBlendConfig()`; ``sbi``: SBI's published choices, four
+    hull shapes, `SelfBlendConfig.sbi()`). `pairs` (``only``): SBI's batches, each real crop
+    beside its own blend under one augmentation draw; `batch_size` then counts pairs."""
 
     mode: str = "none"
     fake_fraction: float = 0.5
@@ -86,6 +89,8 @@ class BlendConfig:
     native_size: int = 224
     landmarks_rect: str = "fixed"
     val_mode: str = "real"  # real: validate on the table's val rows; blend: val reals + blends
+    synth: str = "default"
+    pairs: bool = False
 
 
 @dataclass
@@ -168,6 +173,9 @@ class AugmentConfig:
     enabled: bool = True
     strength: float = 0.5
     cutout: bool = True  # CoarseDropout (seed 002); off = seed 001's set exactly
+    # seed001: seed 001's set scaled by strength; sbi: SBI's (flip, RGB shift, HSV,
+    # brightness/contrast at p = 0.3 — nothing that blurs or hides a blending boundary)
+    preset: str = "seed001"
 
 
 @dataclass
@@ -301,6 +309,12 @@ class TrainConfig:
             (0.0 <= self.blend.fake_fraction <= 1.0, "blend.fake_fraction must be in [0, 1]"),
             (self.blend.landmarks_rect in ("fixed", "detect"),
              "blend.landmarks_rect must be fixed|detect"),
+            (self.blend.synth in ("default", "sbi"), f"blend.synth {self.blend.synth!r} is not default|sbi"),
+            (not self.blend.pairs or self.blend.mode == "only", "blend.pairs needs blend.mode: only"),
+            (not (self.blend.pairs and self.data.class_balance),
+             "blend.pairs: every pair holds one crop of each class; drop data.class_balance"),
+            (self.augment.preset in ("seed001", "sbi"),
+             f"augment.preset {self.augment.preset!r} is not seed001|sbi"),
         ]
         for ok, message in checks:
             if not ok:

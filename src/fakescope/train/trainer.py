@@ -173,6 +173,7 @@ def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
                            cache_dir=d.cache_dir)
     from fakescope.data.blended import SelfBlendCropDataset
     from fakescope.data.landmarks import crop_landmarks
+    from fakescope.data.synth import SelfBlendConfig
 
     real = (items["label"] == 0).to_numpy()
     landmarks = np.full((len(items), 68, 2), np.nan, dtype=np.float32)
@@ -183,7 +184,8 @@ def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
         items, landmarks, d.image_size, mean, std, mode=mode, fake_fraction=b.fake_fraction,
         jpeg_quality=b.jpeg_quality, jpeg_prob=b.jpeg_prob if train else 0.0,
         native_size=b.native_size, seed=derive_seed(cfg.seed, "augment", 10_000 if not train else 0),
-        preload=True, cache_dir=d.cache_dir,
+        preload=True, cache_dir=d.cache_dir, pairs=b.pairs and train,
+        synth=SelfBlendConfig.sbi() if b.synth == "sbi" else SelfBlendConfig(),
     )
 
 
@@ -387,6 +389,7 @@ class Trainer:
             num_workers=cfg.num_workers, worker_init_fn=seed_worker,
             generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "loader", epoch, info.rank)),
             pin_memory=self.device.type == "cuda",
+            collate_fn=getattr(self.train_ds, "collate_fn", None),  # SBI pairs
         )
 
     # -------------------------------------------------------------------------- steps
@@ -398,7 +401,7 @@ class Trainer:
         self.train_ds.transform = (
             None if strength is None
             else build_augment(strength, seed=derive_seed(cfg.seed, "augment", epoch, rank),
-                               cutout=cfg.augment.cutout)
+                               cutout=cfg.augment.cutout, preset=cfg.augment.preset)
         )
         torch.manual_seed(derive_seed(cfg.seed, "torch", epoch, rank))  # dropout
         mix_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "mixup", epoch, rank))
