@@ -32,6 +32,7 @@ def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool =
         return A.Compose([
             A.HorizontalFlip(p=0.5),
             A.RGBShift((-20 * s, 20 * s), (-20 * s, 20 * s), (-20 * s, 20 * s), p=0.3),
+            # SBI's own limits, kept as written (on uint8 images they barely change a pixel)
             A.HueSaturationValue(hue_shift_limit=(-0.3 * s, 0.3 * s),
                                  sat_shift_limit=(-0.3 * s, 0.3 * s),
                                  val_shift_limit=(-0.3 * s, 0.3 * s), p=0.3),

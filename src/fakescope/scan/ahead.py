@@ -1,8 +1,9 @@
 """The front half of the next input, run while the current one is scored.
 
 Why: in a batch, the detector stage of one file and the bookkeeping around it (journal, output)
-leave the decoder idle; starting the next file's decode and face search then keeps the cores
-busy. One input ahead at most, so memory holds at most one file's frames beside the current
+leave the decoder idle; starting the next file's decode and face search then uses cores that
+would wait. Where the cores are already full it gains nothing: on 2 cores it was slower
+(benchmarks/results/scan_clip.md), so batches use it only when asked. One input ahead at most, so memory holds at most one file's frames beside the current
 file's crops. Whatever the front half raises is raised when that input's turn comes, in its
 own scan: a bad next file never costs the current one its result.
 """

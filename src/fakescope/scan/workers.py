@@ -160,10 +160,6 @@ def _death(exitcode: int | None) -> str:
     return f"worker crashed: exited with status {exitcode}"
 
 
-def lost(ahead: bool) -> str:
-    return "ahead" if ahead else "own"
-
-
 class IsolatedScanner:
     """A `Scanner` in a worker process, used like one by `scan_batch`."""
 
@@ -260,7 +256,7 @@ class IsolatedScanner:
         path = str(path)
         self._conn.send(("scan", path, None if explain_dir is None else str(explain_dir),
                          None if next_path is None else str(next_path)))
-        ahead = False
+        lost_on = "own"  # becomes "ahead" once the worker says it is reading the next input
         t0 = time.monotonic()
         timeout, cap = self.limits.timeout_s, self.limits.memory_mb
         while True:
@@ -268,20 +264,20 @@ class IsolatedScanner:
                 try:
                     kind, payload = self._conn.recv()
                 except (EOFError, OSError):
-                    return self._lost(path, _death(self._wait_exit())), lost(ahead)
+                    return self._lost(path, _death(self._wait_exit())), lost_on
                 if kind == "ahead":
-                    ahead = True
+                    lost_on = "ahead"
                     continue
                 return result_from_dict(payload), None
             if not self._proc.is_alive():
-                return self._lost(path, _death(self._proc.exitcode)), lost(ahead)
+                return self._lost(path, _death(self._proc.exitcode)), lost_on
             if timeout is not None and time.monotonic() - t0 > timeout:
                 return (self._lost(path, f"timeout: still running after {timeout:.0f} s", kill=True),
-                        lost(ahead))
+                        lost_on)
             rss = _rss_mb(self._proc.pid) if cap is not None else None
             if rss is not None and rss > cap:
                 return self._lost(path, f"out of memory: the worker used {rss:.0f} MiB, over the "
-                                        f"{cap:.0f} MiB cap", kill=True), lost(ahead)
+                                        f"{cap:.0f} MiB cap", kill=True), lost_on
 
     def _wait_exit(self) -> int | None:
         self._proc.join(timeout=5)
