@@ -143,3 +143,27 @@ def test_pairs_need_the_sbi_protocol(crops):
     items, lms = crops
     with pytest.raises(ValueError, match="pairs needs mode 'only'"):
         SelfBlendCropDataset(items, lms, 160, MEAN, STD, mode="mix", pairs=True, preload=False)
+
+
+def test_validation_blends_are_recompressed_when_asked(crops, tmp_path):
+    """val_jpeg_prob: validation blends scored through a JPEG like the training ones (0, the
+    default, scores them as made)."""
+    from fakescope.train.config import BlendConfig, DataConfig, TrainConfig
+    from fakescope.train.trainer import build_crop_dataset
+
+    items, _ = crops
+    reals = items[items["label"] == 0].reset_index(drop=True)
+
+    def val_set(p):
+        cfg = TrainConfig(data=DataConfig(table="unused.csv", image_size=64,
+                                          cache_dir=str(tmp_path)),
+                          blend=BlendConfig(mode="only", val_mode="blend", val_jpeg_prob=p,
+                                            jpeg_quality=(40, 40)))
+        return build_crop_dataset(cfg, reals, train=False)
+
+    plain, squeezed = val_set(0.0), val_set(1.0)
+    assert len(plain) == len(squeezed) == 2 * len(reals)
+    for i in (0, len(reals)):  # a real and a blend
+        a, b = plain.sample(i)[0], squeezed.sample(i)[0]
+        assert not np.array_equal(a, b)
+    assert np.array_equal(plain.sample(1)[0], val_set(0.0).sample(1)[0])  # fixed draws

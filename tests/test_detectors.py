@@ -185,3 +185,15 @@ def test_not_a_bundle(tmp_path):
         create_detector(weights=bad)
     with pytest.raises(WeightsError, match="not found"):
         create_detector(weights=tmp_path / "missing.pt")
+
+
+def test_scan_normalises_crops_as_training_does():
+    """One normalisation: the detector's numpy path gives the training loader's tensors."""
+    from fakescope.data.datasets import to_tensor
+    from fakescope.detectors.torch_bundle import normalise
+
+    crops = np.random.default_rng(0).integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)
+    for mean, std in [((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), ((0.5,) * 3, (0.5,) * 3)]:
+        got = normalise(crops, np.array(mean), np.array(std))
+        assert got.dtype == np.float32 and got.shape == (3, 3, 20, 20) and got.flags.c_contiguous
+        np.testing.assert_allclose(got, to_tensor(crops, mean, std).numpy(), atol=1e-6)

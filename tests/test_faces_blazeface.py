@@ -60,7 +60,7 @@ def test_finds_the_face_where_mtcnn_does(scene, astronaut, blazeface, mtcnn):
     faces = blazeface.detect(img)
     assert len(ref) == 1 and len(faces) == 1
     # BlazeFace's box is squarer than MTCNN's (same face: IoU 0.72-0.86 measured), and both
-    # are in the frame's full-resolution pixels, not the 640-px detection copy
+    # are in the frame's full-resolution pixels, not the 192-px detection copy
     assert _iou(faces[0].box, ref[0].box) > 0.6
     lm = faces[0].landmarks
     assert lm.shape == (5, 2)
@@ -127,7 +127,7 @@ def test_quiet_stderr_keeps_what_matters(capfd):
 def test_importing_faces_loads_no_backend():
     code = (
         "import sys, fakescope.faces; "
-        "print(sorted(m for m in ('torch', 'mediapipe', 'dlib', 'scipy.optimize') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'mediapipe', 'ai_edge_litert', 'dlib', 'scipy.optimize') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -157,3 +157,43 @@ def test_a_face_filling_the_frame_is_found_on_the_retry(astronaut):
     assert np.all((lm > 0) & (lm < 256))  # eyes, nose and mouth inside the frame
     with pytest.raises(ValueError, match="retry_pad"):
         create_face_detector("blazeface", retry_pad=-1)
+
+
+def test_litert_gives_mediapipes_faces(astronaut):
+    """The model under LiteRT, with MediaPipe's letterbox, anchors, decoding and weighted
+    suppression written out (faces/blazeface_litert.py), finds what MediaPipe's graph finds."""
+    lite = create_face_detector("blazeface", runtime="litert")
+    graph = create_face_detector("blazeface", runtime="mediapipe")
+    assert (lite.runtime, graph.runtime) == ("litert", "mediapipe")
+    assert lite.config() == graph.config()  # same faces: the runtime is not a setting
+    pair = np.concatenate([cv2.resize(astronaut, (960, 960))] * 2, axis=1)
+    tight = np.ascontiguousarray(cv2.resize(astronaut[75:170, 180:270], (256, 256)))  # the retry
+    images = [*_scenes(astronaut).values(), pair, tight, np.full((720, 1280, 3), 90, np.uint8)]
+    for img in images:
+        a, b = graph.detect(img), lite.detect(img)
+        assert len(a) == len(b)
+        for fa, fb in zip(a, b, strict=True):
+            assert _iou(fa.box, fb.box) > 0.99
+            assert abs(fa.confidence - fb.confidence) < 1e-3
+            assert np.abs(fa.landmarks - fb.landmarks).max() < 1.0
+
+
+def test_weighted_suppression_averages_by_score():
+    from fakescope.faces.blazeface_litert import weighted_nms
+
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0], [0.1, 0.0, 1.1, 1.0], [5.0, 5.0, 6.0, 6.0]])
+    kps = np.zeros((3, 6, 2))
+    kps[1] += 1.0
+    faces = weighted_nms(boxes, kps, np.array([0.9, 0.3, 0.8]))
+    assert [round(s, 3) for _, _, s in faces] == [0.9, 0.8]  # the best one's score
+    np.testing.assert_allclose(faces[0][0], [0.025, 0.0, 1.025, 1.0])  # 0.9/1.2 and 0.3/1.2
+    np.testing.assert_allclose(faces[0][1], 0.25)
+    np.testing.assert_allclose(faces[1][0], boxes[2])  # far away: kept alone
+
+
+def test_runtime_choice_is_checked():
+    with pytest.raises(ValueError, match="runtime must be"):
+        create_face_detector("blazeface", runtime="tpu")
+    with pytest.raises(ValueError, match="full-range"):
+        create_face_detector("blazeface", runtime="litert", model="short")
+    assert create_face_detector("blazeface", model="short").runtime == "mediapipe"

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from fakescope.faces.base import FaceDetector
+from fakescope.faces.blazeface_litert import LiteRTBlazeFace, litert_available
 from fakescope.faces.mediapipe_runtime import quiet_native_stderr, solutions
 from fakescope.types import FaceDetection
 
@@ -39,9 +40,11 @@ def five_from_blazeface(keypoints: np.ndarray) -> np.ndarray:
 class BlazeFaceDetector(FaceDetector):
     """MediaPipe face detection, full-range model. Confidence is BlazeFace's score (0..1).
 
-    The graph letterboxes every input to 192x192 itself, so the detection copy only saves
-    the cost of handing MediaPipe a full 1080p frame; small faces are limited by that 192-px
-    input, not by `detect_max_side`.
+    The graph letterboxes every input to 192x192 itself, so the detection copy is made at that
+    side (`detect_max_side` 192): an area-averaged copy costs less than the 640-px one this
+    detector first used, and the graph then only pads it (about 7 against 14 ms per 1080p frame
+    on 2 busy cores; a 10-s DFDC clip 1.22x decoding every frame instead of 1.43x,
+    benchmarks/results/scan_clip.md). Small faces are limited by that 192-px input either way.
 
     The full-range model misses faces that fill most of the image: on the shared
     dfdc_face_clips (face-cropped, 256 px) it found a face in 256 of 640 sampled frames. A
@@ -56,19 +59,31 @@ class BlazeFaceDetector(FaceDetector):
 
     def __init__(
         self,
-        detect_max_side: int | None = 640,
+        detect_max_side: int | None = 192,
         min_confidence: float = 0.5,
         min_face_size: float = 20.0,
         model: str = "full",
         retry_pad: float = 0.5,
+        runtime: str = "auto",
     ) -> None:
         super().__init__(detect_max_side, min_confidence, min_face_size)
         if model not in ("full", "short"):
             raise ValueError(f"model must be 'full' or 'short', got {model!r}")
         if retry_pad < 0:
             raise ValueError(f"retry_pad must be >= 0, got {retry_pad}")
+        if runtime not in ("auto", "litert", "mediapipe"):
+            raise ValueError(f"runtime must be auto, litert or mediapipe, got {runtime!r}")
+        if runtime == "auto":  # LiteRT runs the full-range model only
+            runtime = "litert" if model == "full" and litert_available() else "mediapipe"
+        if runtime == "litert" and model != "full":
+            raise ValueError("runtime 'litert' runs the full-range model only (model='full')")
         self.model = model
         self.retry_pad = float(retry_pad)
+        self.runtime = runtime
+        self._graph = self._litert = None
+        if runtime == "litert":
+            self._litert = LiteRTBlazeFace()
+            return
         face_detection = solutions().face_detection
         with quiet_native_stderr():
             self._graph = face_detection.FaceDetection(
@@ -78,11 +93,13 @@ class BlazeFaceDetector(FaceDetector):
             self._graph.process(np.zeros((64, 64, 3), np.uint8))  # start the graph now
 
     def config(self) -> dict:
+        # The runtime is left out: both give the same faces (tests/test_faces_blazeface.py).
         return {**super().config(), "model": self.model, "retry_pad": self.retry_pad}
 
     def close(self) -> None:
         """Stop the MediaPipe graph (also done when the detector is garbage-collected)."""
-        self._graph.close()
+        if self._graph is not None:
+            self._graph.close()
 
     def _detect_small(self, images: list[np.ndarray], min_size: float) -> list[list[FaceDetection]]:
         out = []
@@ -96,7 +113,13 @@ class BlazeFaceDetector(FaceDetector):
         return out
 
     def _run(self, img: np.ndarray) -> list[FaceDetection]:
-        """One pass of the graph; coordinates in `img`'s pixels."""
+        """One pass of the model; coordinates in `img`'s pixels."""
+        if self._litert is not None:
+            return [
+                FaceDetection(box=tuple(float(v) for v in box), confidence=score,
+                              landmarks=five_from_blazeface(kp.astype(np.float32)))
+                for box, kp, score in self._litert.detect(img, self.min_confidence)
+            ]
         h, w = img.shape[:2]
         result = self._graph.process(np.ascontiguousarray(img))
         dets = []

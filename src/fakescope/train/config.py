@@ -80,12 +80,16 @@ class BlendConfig:
     68 dlib points of each real crop are found (cached in `data.cache_dir`). `synth`: how a
     blend is made (``default``: `SelfBlendConfig()`; ``sbi``: SBI's published choices, four
     hull shapes, `SelfBlendConfig.sbi()`). `pairs` (``only``): SBI's batches, each real crop
-    beside its own blend under one augmentation draw; `batch_size` then counts pairs."""
+    beside its own blend under one augmentation draw; `batch_size` then counts pairs.
+    `val_jpeg_prob` (``val_mode: blend``): the share of validation crops re-compressed (fixed
+    draws); 0 scores blends as made, where the crop file's JPEG grid survives outside the mask
+    only — a cue no real-world fake carries, which flatters validation."""
 
     mode: str = "none"
     fake_fraction: float = 0.5
     jpeg_quality: tuple[int, int] = (40, 100)  # at native resolution, both classes
     jpeg_prob: float = 0.5
+    val_jpeg_prob: float = 0.0
     native_size: int = 224
     landmarks_rect: str = "fixed"
     val_mode: str = "real"  # real: validate on the table's val rows; blend: val reals + blends
@@ -307,6 +311,8 @@ class TrainConfig:
             (self.blend.val_mode in ("real", "blend"),
              f"blend.val_mode {self.blend.val_mode!r} is not real|blend"),
             (0.0 <= self.blend.fake_fraction <= 1.0, "blend.fake_fraction must be in [0, 1]"),
+            (0.0 <= self.blend.jpeg_prob <= 1.0 and 0.0 <= self.blend.val_jpeg_prob <= 1.0,
+             "blend.jpeg_prob and blend.val_jpeg_prob must be in [0, 1]"),
             (self.blend.landmarks_rect in ("fixed", "detect"),
              "blend.landmarks_rect must be fixed|detect"),
             (self.blend.synth in ("default", "sbi"), f"blend.synth {self.blend.synth!r} is not default|sbi"),

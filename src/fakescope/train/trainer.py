@@ -182,7 +182,7 @@ def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
                                          rect=b.landmarks_rect)
     return SelfBlendCropDataset(
         items, landmarks, d.image_size, mean, std, mode=mode, fake_fraction=b.fake_fraction,
-        jpeg_quality=b.jpeg_quality, jpeg_prob=b.jpeg_prob if train else 0.0,
+        jpeg_quality=b.jpeg_quality, jpeg_prob=b.jpeg_prob if train else b.val_jpeg_prob,
         native_size=b.native_size, seed=derive_seed(cfg.seed, "augment", 10_000 if not train else 0),
         preload=True, cache_dir=d.cache_dir, pairs=b.pairs and train,
         synth=SelfBlendConfig.sbi() if b.synth == "sbi" else SelfBlendConfig(),
