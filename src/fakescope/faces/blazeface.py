@@ -40,16 +40,20 @@ def five_from_blazeface(keypoints: np.ndarray) -> np.ndarray:
 class BlazeFaceDetector(FaceDetector):
     """MediaPipe face detection, full-range model. Confidence is BlazeFace's score (0..1).
 
-    The graph letterboxes every input to 192x192 itself, so the detection copy is made at that
-    side (`detect_max_side` 192): an area-averaged copy costs less than the 640-px one this
-    detector first used, and the graph then only pads it (about 7 against 14 ms per 1080p frame
-    on 2 busy cores; a 10-s DFDC clip 1.22x decoding every frame instead of 1.43x,
-    benchmarks/results/scan_clip.md). Small faces are limited by that 192-px input either way.
+    The model's input is 192x192, so the detection copy is made at that side (`detect_max_side`
+    192, area-averaged): the 640-px copy this detector first used only fed MediaPipe's own
+    resize. By default (`runtime` ``auto``) the model runs under LiteRT with MediaPipe's pre- and
+    post-processing written out (`faces.blazeface_litert`; the same faces, tested), skipping
+    the graph runtime's per-frame overhead; ``mediapipe`` runs MediaPipe's graph. CPU per 1080p
+    frame: 6.3 ms (LiteRT, 192-px copy; benchmarks/results/faces_blazeface_litert.md) against
+    13.8 ms for the graph on the 640-px copy (an earlier run of benchmarks/bench_faces.py); a
+    face in 1432 of the 1472 sampled frames of the shared videos (1429 with the 640-px copy).
+    Small faces are limited by the 192-px input either way.
 
     The full-range model misses faces that fill most of the image: on the shared
     dfdc_face_clips (face-cropped, 256 px) it found a face in 256 of 640 sampled frames. A
     frame where it finds none is therefore tried once more with a black border of `retry_pad`
-    x its longer side on every side: 610 of 640 with 0.5, against MTCNN's 552
+    x its longer side on every side: 612 of 640 with 0.5, against MTCNN's 552
     (benchmarks/results/faces.md). The retry costs one more pass, on faceless frames only; 0
     turns it off.
     """
