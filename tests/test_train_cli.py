@@ -208,8 +208,12 @@ def test_shipped_configs_are_valid_and_portable(path, tmp_path):
     assert cfg.data.table == str(REPO / "docs" / "splits" / "dfdc_faces_split.csv")
     if path.name.startswith("effnet"):  # seed 001: ImageNet Lite0, softmax + log loss
         assert (cfg.model.name, cfg.loss.name, cfg.export.detector) == ("effnet", "ce", "effnet")
-        assert cfg.data.class_balance and cfg.blend.mode == "none" and not cfg.augment.cutout
         assert cfg.early_stopping.monitor == "val_loss" and cfg.export.half
+        if "sbi" in path.name:  # the SBI protocol with SBI's backbone family: blends only
+            assert (cfg.blend.mode, cfg.blend.pairs, cfg.blend.synth, cfg.blend.val_mode) == \
+                ("only", True, "sbi", "blend")
+        else:
+            assert cfg.data.class_balance and cfg.blend.mode == "none" and not cfg.augment.cutout
     elif path.name.startswith("fakebuster"):
         assert cfg.early_stopping.patience == 12  # seed 004
         assert (cfg.schedule.name, cfg.schedule.t0_epochs, cfg.schedule.t_mult) == \
