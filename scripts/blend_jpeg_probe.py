@@ -42,11 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     from fakescope.train.config import load_config
     from fakescope.train.trainer import build_crop_dataset, load_split_items
 
-    cfg = load_config(args.config, ["blend.val_mode=blend", "blend.val_jpeg_prob=0.0"])
+    from fakescope.errors import FakescopeError
+
+    try:
+        cfg = load_config(args.config, ["blend.val_mode=blend", "blend.val_jpeg_prob=0.0"])
+        weights = bundle_from_checkpoint(args.weights) if args.checkpoint else args.weights
+        det = create_detector(weights=weights, runtime="torch")
+    except (FakescopeError, OSError) as exc:  # a missing / unreadable config or weights file
+        ap.error(str(exc))
     if cfg.blend.mode == "none":
         ap.error(f"{args.config}: blend.mode is none; no self-blends to probe")
-    weights = bundle_from_checkpoint(args.weights) if args.checkpoint else args.weights
-    det = create_detector(weights=weights, runtime="torch")
     ds = build_crop_dataset(cfg, load_split_items(cfg).val, train=False)
     half = len(ds) // 2  # reals, then their blends
     idx = np.random.default_rng(0).choice(half, size=min(args.n, half), replace=False)

@@ -45,9 +45,10 @@ class BlazeFaceDetector(FaceDetector):
     resize. By default (`runtime` ``auto``) the model runs under LiteRT with MediaPipe's pre- and
     post-processing written out (`faces.blazeface_litert`; the same faces, tested), skipping
     the graph runtime's per-frame overhead; ``mediapipe`` runs MediaPipe's graph. CPU per 1080p
-    frame: 6.3 ms (LiteRT, 192-px copy; benchmarks/results/faces_blazeface_litert.md) against
-    13.8 ms for the graph on the 640-px copy (an earlier run of benchmarks/bench_faces.py); a
-    face in 1432 of the 1472 sampled frames of the shared videos (1429 with the 640-px copy).
+    frame: 6.3 ms, 0.13x decoding it (LiteRT; benchmarks/results/faces_blazeface_litert.md)
+    against 8.2 ms, 0.17x for the graph on the same copy on a busier machine
+    (benchmarks/results/faces.md); a face in 1432 of the 1472 sampled frames of the shared
+    videos either way.
     Small faces are limited by the 192-px input either way.
 
     The full-range model misses faces that fill most of the image: on the shared

@@ -29,6 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fakescope.faces.tracking import box_iou
+
 SIDE = 192  # the model's input side
 _GRID = SIDE // 4  # stride 4
 _KEYPOINTS = 6
@@ -84,17 +86,6 @@ def decode(raw: np.ndarray, logits: np.ndarray, min_score: float) -> tuple[np.nd
     return boxes, kps, scores[keep]
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    union = area(box) + area(boxes) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def weighted_nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray,
                  iou: float = _NMS_IOU) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """MediaPipe's weighted suppression: best first, each face the score-weighted mean of the
@@ -103,7 +94,7 @@ def weighted_nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray,
     out = []
     while order.size:
         top = order[0]
-        overlap = _iou(boxes[top], boxes[order]) > iou
+        overlap = box_iou(boxes[top], boxes[order])[0] > iou
         overlap[0] = True
         members = order[overlap]
         w = scores[members][:, None]
