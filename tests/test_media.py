@@ -157,6 +157,20 @@ def test_sparse_targets_decode_fewer_frames(clip):
     assert full.frames_decoded == full.frames_kept == full.packets == 60
 
 
+def test_decoder_threads_do_not_change_frames(clip, clip_all, monkeypatch):
+    """The scan decodes with more frame threads than FFmpeg would pick (faster sampled reads):
+    H.264 frame threading is exact, so every frame is the one a single thread decodes."""
+    import fakescope.media.container as container
+
+    assert container.MIN_DECODER_THREADS <= container.decoder_threads() <= container.MAX_DECODER_THREADS
+    monkeypatch.setattr(container, "decoder_threads", lambda: 1)
+    single = read_frames(clip, AllFrames())
+    assert len(single) == len(clip_all) == 60
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(single, clip_all, strict=True))
+    sampled = read_frames(clip, "uniform:7")
+    assert all(np.array_equal(f.image, clip_all[f.index].image) for f in sampled)
+
+
 def test_short_video_circular_padding(tmp_path):
     path = make_video(tmp_path / "short.mp4", n_frames=10, size=SIZE)
     padded = read_frames(path, UniformSampling(32))

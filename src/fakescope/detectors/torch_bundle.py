@@ -149,15 +149,16 @@ def requirements_of(meta: BundleMeta) -> DetectorRequirements:
 
 def normalise(crops: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """uint8 (..., S, S, 3) → float32 (..., 3, S, S), (x / 255 - mean) / std as in training
-    (`data.datasets.to_tensor`), folded into one float32 multiply-add on the channels-last
-    copy: half the time of the float64 round trip, the same values within 4e-7."""
+    (`data.datasets.to_tensor`), as one float32 multiply-add per channel. The channels move
+    first while still uint8 (a quarter of the bytes to shuffle than in float32); the same
+    values within 4e-7 of the float64 formula."""
     std = np.asarray(std, np.float64).reshape(3)
-    scale = (1.0 / (255.0 * std)).astype(np.float32)
-    bias = (-np.asarray(mean, np.float64).reshape(3) / std).astype(np.float32)
-    x = crops.astype(np.float32)
+    scale = (1.0 / (255.0 * std)).astype(np.float32).reshape(3, 1, 1)
+    bias = (-np.asarray(mean, np.float64).reshape(3) / std).astype(np.float32).reshape(3, 1, 1)
+    x = np.ascontiguousarray(np.moveaxis(crops, -1, -3)).astype(np.float32)
     x *= scale
     x += bias
-    return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+    return x
 
 
 class BundleCropDetector(BundleDetector):

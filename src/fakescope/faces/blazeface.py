@@ -45,7 +45,7 @@ class BlazeFaceDetector(FaceDetector):
     resize. By default (`runtime` ``auto``) the model runs under LiteRT with MediaPipe's pre- and
     post-processing written out (`faces.blazeface_litert`; the same faces, tested), skipping
     the graph runtime's per-frame overhead; ``mediapipe`` runs MediaPipe's graph. CPU per 1080p
-    frame: 6.3 ms, 0.13x decoding it (LiteRT; benchmarks/results/faces_blazeface_litert.md)
+    frame: 4.9 ms, 0.14x decoding it (LiteRT; benchmarks/results/faces_blazeface_litert.md)
     against 8.2 ms, 0.17x for the graph on the same copy on a busier machine
     (benchmarks/results/faces.md); a face in 1432 of the 1472 sampled frames of the shared
     videos either way.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +28,17 @@ _SIGNATURES = (
     (0, b"\x00\x00\x01\xba"),  # mpeg-ps
 )
 _IMAGE_DEMUXERS = ("image2", "_pipe")
+# Decoder threads: FFmpeg's automatic count is the core count + 1 (3 on 2 cores). With frame
+# threads, each thread holds one frame in flight; more of them than cores let the decoder run
+# ahead past frames it skips (sampled reads) and keep both cores busy while one frame waits
+# for its reference, at the memory of a few more frames (benchmarks/results/scan_clip.md).
+# FFmpeg caps frame threads at 16.
+MIN_DECODER_THREADS = 8
+MAX_DECODER_THREADS = 16
+
+
+def decoder_threads() -> int:
+    return min(MAX_DECODER_THREADS, max(MIN_DECODER_THREADS, (os.cpu_count() or 1) + 1))
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ def open_video(path: Path) -> tuple[av.container.InputContainer, av.video.stream
                 str(path), "unsupported_codec", "FFmpeg has no decoder for this video stream's codec"
             )
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = decoder_threads()
         check_index_within_file(stream, path)
     except BaseException:
         container.close()
