@@ -150,7 +150,7 @@ def requirements_of(meta: BundleMeta) -> DetectorRequirements:
 def normalise(crops: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """uint8 (..., S, S, 3) → float32 (..., 3, S, S), (x / 255 - mean) / std as in training
     (`data.datasets.to_tensor`), as one float32 multiply-add per channel. The channels move
-    first while still uint8 (a quarter of the bytes to shuffle than in float32); the same
+    first while still uint8 (a quarter of the bytes a float32 transpose moves); the same
     values within 4e-7 of the float64 formula."""
     std = np.asarray(std, np.float64).reshape(3)
     scale = (1.0 / (255.0 * std)).astype(np.float32).reshape(3, 1, 1)

@@ -32,12 +32,13 @@ _IMAGE_DEMUXERS = ("image2", "_pipe")
 # threads, each thread holds one frame in flight; more of them than cores let the decoder run
 # ahead past frames it skips (sampled reads) and keep both cores busy while one frame waits
 # for its reference, at the memory of a few more frames (benchmarks/results/scan_clip.md).
-# FFmpeg caps frame threads at 16.
+# The ceiling is FFmpeg's own for its automatic count.
 MIN_DECODER_THREADS = 8
 MAX_DECODER_THREADS = 16
 
 
 def decoder_threads() -> int:
+    """Frame threads for a video decoder here: the core count + 1, at least 8, at most 16."""
     return min(MAX_DECODER_THREADS, max(MIN_DECODER_THREADS, (os.cpu_count() or 1) + 1))
 
 
