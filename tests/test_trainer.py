@@ -110,6 +110,20 @@ def test_bad_override_is_refused():
 
 
 # ---------------------------------------------------------------------------- schedules
+def test_backbone_classifier_gives_one_block_per_trunk_stage():
+    from fakescope.models.backbones import mobilenet_v2
+
+    model = mobilenet_v2(pretrained=False)
+    cfg = OptimConfig(lr=1e-3, layer_decay=0.8)
+    names = [n for n, _ in model_blocks(model)]
+    assert names == [f"features.{i}" for i in range(len(model.features))] + ["head"]
+    lr_of = {g["name"]: g["lr"] for g in param_groups(model, cfg)}
+    assert lr_of["head"] == pytest.approx(1e-3)
+    assert lr_of["features.0"] == pytest.approx(1e-3 * 0.8 ** (len(names) - 1))
+    ids = [id(p) for g in param_groups(model, cfg) for p in g["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+
+
 def test_per_block_learning_rates_decay_towards_the_input():
     model = FakeBuster(**TINY_MODEL)
     cfg = OptimConfig(lr=1e-2, layer_decay=0.5, weight_decay=0.05)

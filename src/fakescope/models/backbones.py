@@ -52,6 +52,13 @@ class BackboneClassifier(nn.Module):
     def cam_layer(self) -> nn.Module:
         return self.features[-1]
 
+    def lr_blocks(self) -> list[tuple[str, list[nn.Parameter]]]:
+        """Each stage of the trunk, then the head: so that `optim.layer_decay` can keep the early,
+        generic ImageNet layers near their weights (layer-wise decay; fine-tuning that moves them
+        freely can distort pretrained features out of distribution, Kumar et al. 2022)."""
+        blocks = [(f"features.{n}", list(m.parameters())) for n, m in self.features.named_children()]
+        return blocks + [("head", list(self.head.parameters()))]
+
 
 def _resolve(pretrained: bool | str | None, packaged: PretrainedFile) -> PretrainedFile | Path | None:
     if pretrained is True or pretrained == "imagenet":
