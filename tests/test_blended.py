@@ -167,3 +167,58 @@ def test_validation_blends_are_recompressed_when_asked(crops, tmp_path):
         a, b = plain.sample(i)[0], squeezed.sample(i)[0]
         assert not np.array_equal(a, b)
     assert np.array_equal(plain.sample(1)[0], val_set(0.0).sample(1)[0])  # fixed draws
+
+
+def test_blends_made_at_the_source_side_change_only_the_blend(crops, tmp_path):
+    """source_sides: for a crop upscaled from a 112-px face the blend is made at 112 px and
+    only its (upscaled) change is added: the real partner and every pixel far from the mask stay
+    as decoded, and the change holds no detail finer than the 112-px grid. A crop from a face
+    as large as the file is served exactly as without source sides."""
+    from fakescope.train.trainer import source_sides
+
+    items, lms = crops
+    reals = items[items["label"] == 0].reset_index(drop=True)
+    table = tmp_path / "metadata.csv"
+    pd.DataFrame({"videoname": [f"c{i}.mp4" for i in range(6)],
+                  "original_width": [112, 300, 112, 112, 112, 112]}).to_csv(table, index=False)
+    sides = source_sides(str(table), reals["path"])
+    assert sides.tolist() == [112, 300, 112, 112, 112, 112]
+    kw = dict(mode="only", pairs=True, jpeg_prob=0.0, preload=False)
+    small = SelfBlendCropDataset(reals, lms[:6], 160, MEAN, STD, source_sides=sides, **kw)
+    plain = SelfBlendCropDataset(reals, lms[:6], 160, MEAN, STD, **kw)
+
+    real, fake = small.pair(0)
+    plain_real, plain_fake = plain.pair(0)
+    assert np.array_equal(real, plain_real) and fake.shape == real.shape
+    change = fake.astype(np.float32) - real.astype(np.float32)
+    assert np.abs(change).sum(axis=2).mean() > 0.5
+    # band-limited: the change survives a 112-px round trip almost intact; the 224-px blend's
+    # own change loses more of itself to it
+    def lost(c):
+        back = cv2.resize(cv2.resize(c, (112, 112), interpolation=cv2.INTER_AREA), (224, 224),
+                          interpolation=cv2.INTER_LINEAR)
+        return np.abs(c - back).sum() / np.abs(c).sum()
+    assert lost(change) < lost(plain_fake.astype(np.float32) - plain_real.astype(np.float32))
+    for a, b in zip(small.pair(1), plain.pair(1), strict=True):  # 300 px: left as it is
+        assert np.array_equal(a, b)
+    single = SelfBlendCropDataset(reals, lms[:6], 160, MEAN, STD, mode="only", jpeg_prob=0.0,
+                                  preload=False, source_sides=sides)
+    img, label, mask = single.sample(6)
+    assert label == 1 and img.shape == (224, 224, 3) and mask.shape == (224, 224)
+    far = cv2.dilate((mask > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    diff = np.abs(img.astype(int) - single.sample(0)[0].astype(int)).sum(axis=2)
+    assert far.any() and diff[far].max() == 0
+
+
+def test_a_source_side_table_without_its_columns_is_refused(tmp_path):
+    from fakescope.train.config import ConfigError
+    from fakescope.train.trainer import source_sides
+
+    table = tmp_path / "sides.csv"
+    pd.DataFrame({"name": ["a.mp4"], "width": [100]}).to_csv(table, index=False)
+    with pytest.raises(ConfigError, match="needs a path or videoname column"):
+        source_sides(str(table), pd.Series(["a.jpg"]))
+    with pytest.raises(ConfigError, match="missing.csv"):
+        source_sides(str(tmp_path / "missing.csv"), pd.Series(["a.jpg"]))
+    pd.DataFrame({"path": ["x/a.jpg"], "source_side": [100]}).to_csv(table, index=False)
+    assert np.isnan(source_sides(str(table), pd.Series(["a.png", "b.jpg"]))[1])

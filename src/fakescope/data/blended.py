@@ -15,6 +15,13 @@ Per sample: native-resolution crop → (self-blend, at native resolution, with i
 landmarks) → JPEG 40–100 at native resolution on both classes (before any resize, as an
 upload would be compressed) → resize → the usual augmentation → normalise. Every random draw
 comes from ``(seed, epoch, index)``, so an epoch is reproducible and resumable.
+
+With `source_sides` (the face's side in its source video; 91 % of the shared DFDC crops were
+upscaled from a smaller face, median 155 px) the blend is made on a copy brought down to that
+side and only its change is brought back up and added to the crop: a real-world swap of a small
+face was made at that face's resolution, so what it changed cannot be sharper than the
+upscaling, while a blend made on the upscaled crop can be. Pixels the blend did not change, and
+the real partner, stay exactly as decoded.
 """
 
 from __future__ import annotations
@@ -82,6 +89,8 @@ class SelfBlendCropDataset(Dataset):
         cache_dir: str | os.PathLike | None = None,
         pairs: bool = False,
         synth: SelfBlendConfig = SelfBlendConfig(),
+        source_sides: np.ndarray | None = None,
+        min_source_side: int = 64,
     ) -> None:
         if mode not in ("mix", "only"):
             raise ValueError(f"mode must be 'mix' or 'only', got {mode!r}")
@@ -92,11 +101,16 @@ class SelfBlendCropDataset(Dataset):
         if landmarks.shape != (len(items), 68, 2):
             raise ValueError(f"landmarks must be ({len(items)}, 68, 2), got {landmarks.shape}")
         labels = _labels(items, "label", "SelfBlendCropDataset")
+        if source_sides is not None:
+            source_sides = np.asarray(source_sides, dtype=np.float32)
+            if source_sides.shape != (len(items),):
+                raise ValueError(f"source_sides must be ({len(items)},), got {source_sides.shape}")
         # Landmarks are in native pixels of the file; crops are decoded at native_size.
         usable = np.isfinite(landmarks).all(axis=(1, 2)) & (labels == 0)
         if mode == "only":
             keep = np.flatnonzero(usable)
             items, landmarks, labels = items.iloc[keep].reset_index(drop=True), landmarks[keep], labels[keep]
+            source_sides = source_sides[keep] if source_sides is not None else None
             usable = np.ones(len(items), dtype=bool)
         self.items, self.landmarks, self.base_labels = items, landmarks, labels
         self.donors = np.flatnonzero(usable)  # reals that may be self-blended
@@ -108,6 +122,7 @@ class SelfBlendCropDataset(Dataset):
         self.mean, self.std = mean, std
         self.transform = transform
         self.pairs, self.synth = bool(pairs), synth
+        self.source_sides, self.min_source_side = source_sides, int(min_source_side)
         self.collate_fn = pair_collate if self.pairs else None
         self.seed, self.epoch = int(seed), 0
         self.store = ImageStore(items["path"].tolist(), native_size, preload, cache_dir)
@@ -136,7 +151,7 @@ class SelfBlendCropDataset(Dataset):
         mask = None
         label = int(self.base_labels[i])
         if blend:
-            img, mask = self._blend(img, i, rng)
+            img, mask = self._blend_at_source_side(img, i, rng)
             label = 1
         if rng.random() < self.jpeg_prob:
             img = jpeg(img, int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)))
@@ -146,19 +161,38 @@ class SelfBlendCropDataset(Dataset):
         """(real crop, its self-blend), uint8 at native size, one JPEG draw for both."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         real = self.store[index]
-        fake, _ = self._blend(real, index, rng)
+        fake, _ = self._blend_at_source_side(real, index, rng)
         if rng.random() < self.jpeg_prob:
             q = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
             real, fake = jpeg(real, q), jpeg(fake, q)
         return real, fake
 
+    def _blend_at_source_side(self, img: np.ndarray, i: int,
+                              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`_blend` made at the face's side in its source video (not below `min_source_side`):
+        the blend's change, upscaled, added to the crop. As `_blend` when that side is unknown
+        or not smaller than the crop."""
+        side = self.source_sides[i] if self.source_sides is not None else np.nan
+        if not np.isfinite(side) or round(float(side)) >= img.shape[0]:
+            return self._blend(img, i, rng)
+        side = max(self.min_source_side, int(round(float(side))))
+        small = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
+        fake, mask = self._blend(small, i, rng)
+        h, w = img.shape[:2]
+        change = (cv2.resize(fake.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+                  - cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+        out = np.clip(np.rint(img.astype(np.float32) + change), 0, 255).astype(np.uint8)
+        return out, cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+
     def _blend(self, img: np.ndarray, i: int, rng: np.random.Generator,
                tries: int = 3) -> tuple[np.ndarray, np.ndarray]:
-        """A self-blend of crop `i`; a draw whose mask comes out empty (an extreme elastic
-        deformation or blur of a small hull) is drawn again rather than ending the epoch."""
+        """A self-blend of crop `i` (at the side of `img`: landmarks are scaled to it); a draw
+        whose mask comes out empty (an extreme elastic deformation or blur of a small hull) is
+        drawn again rather than ending the epoch."""
+        points = self.landmarks[i] * (img.shape[0] / self.native_size)
         for attempt in range(tries):
             try:
-                return self_blend(img, self.landmarks[i], rng, self.synth)
+                return self_blend(img, points, rng, self.synth)
             except ValueError as exc:
                 if attempt == tries - 1:
                     raise ValueError(f"{self.items['path'][i]}: no usable self-blend in {tries} "

@@ -83,7 +83,11 @@ class BlendConfig:
     beside its own blend under one augmentation draw; `batch_size` then counts pairs.
     `val_jpeg_prob` (``val_mode: blend``): the share of validation crops re-compressed (fixed
     draws); 0 scores blends as made, where the crop file's JPEG grid survives outside the mask
-    only — a cue no real-world fake carries, which flatters validation."""
+    only — a cue no real-world fake carries, which flatters validation. `source_sides`: a CSV
+    giving each crop's face side in its source video (``videoname``/``path`` and
+    ``original_width``/``source_side`` columns, matched by file stem: DFDC's metadata.csv);
+    blends are then made at that side (not below `min_source_side`) and upscaled, both classes
+    alike (`fakescope.data.blended`)."""
 
     mode: str = "none"
     fake_fraction: float = 0.5
@@ -95,6 +99,8 @@ class BlendConfig:
     val_mode: str = "real"  # real: validate on the table's val rows; blend: val reals + blends
     synth: str = "default"
     pairs: bool = False
+    source_sides: str | None = _path()
+    min_source_side: int = 64
 
 
 @dataclass

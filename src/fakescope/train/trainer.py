@@ -186,7 +186,25 @@ def build_crop_dataset(cfg: TrainConfig, items: pd.DataFrame, train: bool):
         native_size=b.native_size, seed=derive_seed(cfg.seed, "augment", 10_000 if not train else 0),
         preload=True, cache_dir=d.cache_dir, pairs=b.pairs and train,
         synth=SelfBlendConfig.sbi() if b.synth == "sbi" else SelfBlendConfig(),
+        source_sides=source_sides(b.source_sides, items["path"]) if b.source_sides else None,
+        min_source_side=b.min_source_side,
     )
+
+
+def source_sides(table: str, paths: pd.Series) -> np.ndarray:
+    """Each crop's face side in its source video from `table` (matched by file stem; NaN where
+    the table has no row), for blends made at the face's own resolution."""
+    try:
+        sides = pd.read_csv(table)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"blend.source_sides {table}: {exc}") from exc
+    key = next((c for c in ("path", "videoname") if c in sides.columns), None)
+    side = next((c for c in ("source_side", "original_width") if c in sides.columns), None)
+    if key is None or side is None:
+        raise ConfigError(f"blend.source_sides {table}: needs a path or videoname column and a "
+                          f"source_side or original_width column, has {list(sides.columns)}")
+    by_stem = dict(zip(sides[key].map(lambda v: Path(str(v)).stem), sides[side].astype(float)))
+    return np.array([by_stem.get(Path(str(p)).stem, np.nan) for p in paths], dtype=np.float32)
 
 
 def _blend_mode(cfg: TrainConfig, train: bool) -> str:
