@@ -220,5 +220,11 @@ def test_a_source_side_table_without_its_columns_is_refused(tmp_path):
         source_sides(str(table), pd.Series(["a.jpg"]))
     with pytest.raises(ConfigError, match="missing.csv"):
         source_sides(str(tmp_path / "missing.csv"), pd.Series(["a.jpg"]))
+    pd.DataFrame({"path": ["x/a.jpg"], "source_side": ["wide"]}).to_csv(table, index=False)
+    with pytest.raises(ConfigError, match="source_side is not a number for"):
+        source_sides(str(table), pd.Series(["a.jpg"]))
+    table.write_text("")
+    with pytest.raises(ConfigError, match="sides.csv"):
+        source_sides(str(table), pd.Series(["a.jpg"]))
     pd.DataFrame({"path": ["x/a.jpg"], "source_side": [100]}).to_csv(table, index=False)
     assert np.isnan(source_sides(str(table), pd.Series(["a.png", "b.jpg"]))[1])

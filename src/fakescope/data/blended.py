@@ -173,9 +173,11 @@ class SelfBlendCropDataset(Dataset):
         the blend's change, upscaled, added to the crop. As `_blend` when that side is unknown
         or not smaller than the crop."""
         side = self.source_sides[i] if self.source_sides is not None else np.nan
-        if not np.isfinite(side) or round(float(side)) >= img.shape[0]:
+        if not np.isfinite(side):
             return self._blend(img, i, rng)
         side = max(self.min_source_side, int(round(float(side))))
+        if side >= img.shape[0]:
+            return self._blend(img, i, rng)
         small = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
         fake, mask = self._blend(small, i, rng)
         h, w = img.shape[:2]

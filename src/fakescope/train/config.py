@@ -86,8 +86,8 @@ class BlendConfig:
     only — a cue no real-world fake carries, which flatters validation. `source_sides`: a CSV
     giving each crop's face side in its source video (``videoname``/``path`` and
     ``original_width``/``source_side`` columns, matched by file stem: DFDC's metadata.csv);
-    blends are then made at that side (not below `min_source_side`) and upscaled, both classes
-    alike (`fakescope.data.blended`)."""
+    each blend is then made on a copy at that side (not below `min_source_side`) and only its
+    change, upscaled, is added to the crop; real crops stay as decoded (`fakescope.data.blended`)."""
 
     mode: str = "none"
     fake_fraction: float = 0.5

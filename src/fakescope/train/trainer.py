@@ -203,7 +203,11 @@ def source_sides(table: str, paths: pd.Series) -> np.ndarray:
     if key is None or side is None:
         raise ConfigError(f"blend.source_sides {table}: needs a path or videoname column and a "
                           f"source_side or original_width column, has {list(sides.columns)}")
-    by_stem = dict(zip(sides[key].map(lambda v: Path(str(v)).stem), sides[side].astype(float)))
+    values = pd.to_numeric(sides[side], errors="coerce")
+    if values.isna().any():
+        bad = sides.loc[values.isna(), key].head(3).tolist()
+        raise ConfigError(f"blend.source_sides {table}: {side} is not a number for {bad}")
+    by_stem = dict(zip(sides[key].map(lambda v: Path(str(v)).stem), values.astype(float)))
     return np.array([by_stem.get(Path(str(p)).stem, np.nan) for p in paths], dtype=np.float32)
 
 
