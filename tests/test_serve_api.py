@@ -20,6 +20,9 @@ from fakescope.serve.app import ServeConfig, create_app
 from fakescope.serve.store import JobStore
 
 
+BASE = "http://127.0.0.1:8000"  # a Host the server answers to (loopback by default)
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
@@ -36,7 +39,7 @@ def setup(tmp_path_factory):
     os.symlink(media / "face.png", allowed / "link_out.png")
     config = ServeConfig(data_dir=root / "data", settings=settings, max_upload_mb=1.0,
                          allow_roots=(allowed,))
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url=BASE) as client:
         yield {"root": root, "client": client, "settings": settings, "media": media,
                "allowed": allowed, "config": config}
 
@@ -175,7 +178,7 @@ def test_restart_runs_an_interrupted_job_once(setup, tmp_path):
     running = store.add("path", str(image), "face.png", settings, None, None)
     assert store.claim_next().id == queued.id  # a server died while scanning this one
     config = ServeConfig(data_dir=data, settings=setup["settings"])
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url=BASE) as client:
         jobs = [wait(client, queued.id), wait(client, running.id)]
         assert [j["status"] for j in jobs] == ["done", "done"]
         assert client.get("/api/scans").json()["total"] == 2  # nothing lost, nothing duplicated
@@ -183,7 +186,7 @@ def test_restart_runs_an_interrupted_job_once(setup, tmp_path):
 
 def test_full_queue_is_429_with_retry_after(setup, tmp_path):
     config = ServeConfig(data_dir=tmp_path / "data", settings=setup["settings"], max_queue=1)
-    client = TestClient(create_app(config))  # no lifespan: no runner takes the job
+    client = TestClient(create_app(config), base_url=BASE)  # no lifespan: no runner takes the job
     assert upload(client, setup["media"] / "face.png").status_code == 202
     r = upload(client, setup["media"] / "clip.mp4")
     assert r.status_code == 429 and r.headers["retry-after"] == "5"
@@ -191,11 +194,12 @@ def test_full_queue_is_429_with_retry_after(setup, tmp_path):
 
 def test_token_is_required_when_set(setup, tmp_path):
     config = ServeConfig(data_dir=tmp_path / "data", settings=setup["settings"], token="s3cret")
-    client = TestClient(create_app(config))
+    client = TestClient(create_app(config), base_url=BASE)
     assert client.get("/api/scans").status_code == 401
     assert client.get("/api/scans", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/api/scans", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    assert client.get("/api/health").status_code == 200  # health is open
+    assert client.get("/api/health").status_code == 401  # every /api call, health too
+    assert client.get("/api/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and "fakescope" in page.text
     assert client.get("/static/app.js").status_code == 200  # served by the app: no CDN

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 EPILOG = """\
-API (OpenAPI docs at /docs):
+API (OpenAPI schema at /openapi.json; Swagger UI at /docs with --docs):
   GET    /api/health                  version, default detector, queue
   POST   /api/scans                   multipart field "file" (options: detector, sampling,
                                       threshold as query or form fields) or JSON {"path": ...}
@@ -25,7 +25,9 @@ uploads stream to DATA_DIR/uploads (over --max-upload-mb: 413; disk full: 507); 
 answers 429 with Retry-After. Scans run in worker processes with the CLI's limits.
 
 Loopback only by default. To listen on a network, set a token (--token or FAKESCOPE_TOKEN):
-every /api call then needs "Authorization: Bearer TOKEN" (the page asks for it)."""
+every /api call then needs "Authorization: Bearer TOKEN" (the page asks for it). Requests
+must name the server by a Host it answers to (--host, loopback names, --allowed-host), and
+other websites cannot change anything (cross-site POST/DELETE: 403). See docs/security.md."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="server folder whose files may be scanned by path (repeatable)")
     p.add_argument("--token", default=None,
                    help="require this bearer token on /api (default: $FAKESCOPE_TOKEN, else none)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name clients use to reach the server, besides --host and the "
+                        "loopback names (repeatable; needed behind a proxy or a DNS name)")
+    p.add_argument("--docs", action="store_true",
+                   help="serve Swagger UI at /docs (its assets load from a CDN: not offline)")
     p.add_argument("--max-queue", type=int, default=100, metavar="N",
                    help="queued scans before new ones get 429 (default: %(default)s)")
     p.add_argument("--detector", default=None, help="default detector family of the scans")
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from fakescope.scan import Limits, ScanSettings
     from fakescope.serve.app import ServeConfig, create_app
+    from fakescope.serve.guard import allowed_hosts
 
     token = args.token or os.environ.get("FAKESCOPE_TOKEN") or None
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
@@ -82,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
                               face_detector=args.face_detector),
         max_upload_mb=args.max_upload_mb, workers=args.workers,
         allow_roots=tuple(Path(r) for r in args.allow_root), token=token,
-        max_queue=args.max_queue,
+        max_queue=args.max_queue, docs=args.docs,
+        allowed_hosts=tuple(sorted(allowed_hosts(args.host, args.allowed_host))),
         limits=Limits(timeout_s=args.timeout or None, memory_mb=args.max_memory or None),
     )
     try:

@@ -110,6 +110,14 @@ def _cap_address_space(memory_mb: float | None, device: str | None) -> None:
 
         if not cpu_without_torch(device):  # CUDA picked by default
             return
+        # torch maps gigabytes of address space when it is first imported, which an ONNX scan
+        # may do only later (the Grad-CAM overlays of `fakescope serve`): imported after the
+        # cap, that import fails. Imported now, its mappings count in the base below.
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is not None:
+            import torch  # noqa: F401
+
         limit = int(memory_mb * 2**20) + _address_space_now()
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     except (ImportError, ValueError, OSError):

@@ -5,6 +5,7 @@ limits) — so a file that crashes a decoder fails its job, not the server."""
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -19,9 +20,10 @@ log = logging.getLogger(__name__)
 class Runners:
     """`n` runner threads; `wake()` after queueing a job so one picks it up at once."""
 
-    def __init__(self, store: JobStore, artefacts: Path, n: int = 1,
+    def __init__(self, store: JobStore, artefacts: Path, uploads: Path, n: int = 1,
                  limits: Limits | None = None) -> None:
-        self.store, self.artefacts, self.limits = store, artefacts, limits or Limits()
+        self.store, self.artefacts, self.uploads = store, artefacts, uploads
+        self.limits = limits or Limits()
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, name=f"fakescope-runner-{i}",
@@ -29,8 +31,22 @@ class Runners:
 
     def start(self) -> None:
         self.store.requeue_interrupted()
+        self.remove_orphans()
         for t in self._threads:
             t.start()
+
+    def remove_orphans(self) -> list[Path]:
+        """Remove job folders under uploads/ and artefacts/ whose job is not in the store."""
+        ids = self.store.ids()
+        gone = [d for top in (self.uploads, self.artefacts) if top.is_dir()
+                for d in top.iterdir() if d.name not in ids]
+        for d in gone:
+            log.info("removing %s: no job owns it", d)
+            if d.is_dir() and not d.is_symlink():
+                shutil.rmtree(d)
+            else:
+                d.unlink()
+        return gone
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
@@ -73,13 +89,18 @@ class Runners:
     def _run(self, scanner: IsolatedScanner, job: Job) -> None:
         out = self.artefacts / job.id
         try:
-            result = scanner.scan_file(job.input_path, explain_dir=out)
+            record = result_to_dict(scanner.scan_file(job.input_path, explain_dir=out))
         except Exception as exc:  # noqa: BLE001 - the job fails; the runner goes on
             log.warning("job %s: scan failed", job.id, exc_info=True)
-            self.store.finish(job.id, None, error=f"{type(exc).__name__}: {exc}")
-            return
-        if not self.store.finish(job.id, result_to_dict(result)):
-            log.info("job %s was deleted while it ran", job.id)
+            finished = self.store.finish(job.id, None, error=f"{type(exc).__name__}: {exc}")
+        else:
+            if job.origin is not None:  # a path job scans its copy; the record names the original
+                record["path"] = job.origin
+            finished = self.store.finish(job.id, record)
+        if not finished:
+            log.info("job %s was deleted while it ran: removing what its scan wrote", job.id)
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(self.uploads / job.id, ignore_errors=True)
 
 
 def settings_for(base: ScanSettings, detector: str | None, sampling: str | None,

@@ -3,13 +3,17 @@ it streams (over the limit → 413 before the rest is read), the kind sniffed fr
 (a name or a Content-Type proves nothing), and a full disk refused cleanly (507).
 
 Multipart bodies are parsed with python-multipart's streaming parser: the form field ``file``
-goes to the file, small text fields (scan options) are collected.
+goes to the file, small text fields (scan options) are collected. The stored name is the
+server's (``upload`` + the sniffed suffix, or a media suffix the client gave, else ``.bin``);
+the client's name is kept for display only, read as UTF-8 as browsers send it.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +21,12 @@ from pathlib import Path
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
+from fakescope.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
 _MAX_FIELD_BYTES = 4096
 _SNIFF_BYTES = 64
+_MAX_NAME_CHARS = 255
+PARTIAL_NAME = "upload.part"
 
 
 class UploadError(Exception):
@@ -35,12 +43,14 @@ class Upload:
     path: Path  # where the bytes were written (suffix from the sniffed kind)
     filename: str  # the name the client gave (for display only)
     size: int
+    sha256: str  # of the bytes stored, hashed as they were written
     fields: dict[str, str] = field(default_factory=dict)
 
 
 def sniff_suffix(head: bytes, filename: str) -> str:
     """A suffix for the stored file from its first bytes; the client's suffix only when the
-    bytes say nothing (the scan then reports what the file really is)."""
+    bytes say nothing and it names a media kind the scan reads (which then reports what the
+    file really is); anything else is ``.bin`` — never a suffix a browser would render."""
     if head.startswith(b"\xff\xd8\xff"):
         return ".jpg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -60,7 +70,19 @@ def sniff_suffix(head: bytes, filename: str) -> str:
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return ".webm" if b"webm" in head[:_SNIFF_BYTES] else ".mkv"
     suffix = Path(filename).suffix.lower()
-    return suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ".bin"
+    return suffix if suffix in IMAGE_SUFFIXES | VIDEO_SUFFIXES else ".bin"
+
+
+def display_name(raw: bytes) -> str:
+    """The client's file name for display: UTF-8 (what browsers send; Latin-1 if it is not
+    UTF-8), its last path component, control characters dropped, at most 255 characters."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    return text.strip()[:_MAX_NAME_CHARS]
 
 
 async def receive_upload(chunks: AsyncIterator[bytes], content_type: str, folder: Path,
@@ -70,7 +92,7 @@ async def receive_upload(chunks: AsyncIterator[bytes], content_type: str, folder
     if kind != b"multipart/form-data" or b"boundary" not in params:
         raise UploadError(415, "send the file as multipart/form-data in the field 'file'")
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / "upload.part"
+    partial = folder / PARTIAL_NAME
     state = _PartState(partial, max_bytes)
     parser = MultipartParser(params[b"boundary"], callbacks=state.callbacks())
     try:
@@ -81,27 +103,26 @@ async def receive_upload(chunks: AsyncIterator[bytes], content_type: str, folder
         parser.finalize()
         if state.error is not None:
             raise state.error
+        state.finished = True
     except UploadError:
-        state.close()
-        partial.unlink(missing_ok=True)
         raise
     except OSError as exc:
-        state.close()
-        partial.unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise UploadError(507, "the server has no space left for this upload") from exc
         raise UploadError(507, f"the upload could not be stored: {exc.strerror or exc}") from exc
     except Exception as exc:  # noqa: BLE001 - a malformed body is the client's error
-        state.close()
-        partial.unlink(missing_ok=True)
         raise UploadError(400, f"malformed multipart body: {exc}") from exc
-    state.close()
+    finally:  # also on a client that goes away (cancelled): no partial file is left behind
+        state.close()
+        if state.error is not None or not state.finished:
+            partial.unlink(missing_ok=True)
     if not state.got_file:
         partial.unlink(missing_ok=True)
         raise UploadError(422, "no form field named 'file' in the upload")
     final = folder / ("upload" + sniff_suffix(state.head, state.filename))
     os.replace(partial, final)
-    return Upload(final, state.filename or final.name, state.size, state.fields)
+    return Upload(final, state.filename or final.name, state.size, state.digest.hexdigest(),
+                  state.fields)
 
 
 class _PartState:
@@ -111,16 +132,18 @@ class _PartState:
         self.partial, self.max_bytes = partial, max_bytes
         self.fields: dict[str, str] = {}
         self.size = 0
+        self.digest = hashlib.sha256()
         self.head = b""
         self.filename = ""
         self.got_file = False
+        self.finished = False
         self.error: UploadError | None = None
         self._fh = None
         self._name = None
         self._value = bytearray()
         self._header_field = bytearray()
         self._header_value = bytearray()
-        self._headers: dict[str, str] = {}
+        self._headers: dict[str, bytes] = {}
 
     def callbacks(self) -> dict:
         return {
@@ -140,16 +163,17 @@ class _PartState:
         self._header_value += data[start:end]
 
     def _header_end(self) -> None:
-        self._headers[self._header_field.decode("latin-1").lower()] = self._header_value.decode(
-            "utf-8", "replace")
+        # Raw bytes: browsers send a file name as UTF-8, which a str round trip through
+        # Latin-1 would garble or refuse.
+        self._headers[self._header_field.decode("latin-1").lower()] = bytes(self._header_value)
         self._header_field, self._header_value = bytearray(), bytearray()
 
     def _headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get("content-disposition", ""))
+        _, params = parse_options_header(self._headers.get("content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
         if self._name == "file" and not self.got_file:
             self.got_file = True
-            self.filename = Path(params.get(b"filename", b"").decode("utf-8", "replace")).name
+            self.filename = display_name(params.get(b"filename", b""))
             self._fh = open(self.partial, "wb")  # noqa: SIM115 - closed in _part_end / close
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
@@ -164,6 +188,7 @@ class _PartState:
             if len(self.head) < _SNIFF_BYTES:
                 self.head += piece[: _SNIFF_BYTES - len(self.head)]
             self._fh.write(piece)
+            self.digest.update(piece)
         else:
             self._value += piece
             if len(self._value) > _MAX_FIELD_BYTES:
