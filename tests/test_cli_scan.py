@@ -45,8 +45,9 @@ def test_help_documents_the_exit_codes(capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "exit status" in text
-    for line in ("0  every input scanned, nothing fake found", "1  something fake found",
-                 "2  some inputs could not be scanned"):
+    for line in ("0  every input scanned, nothing fake or inconclusive found",
+                 "1  something fake found", "2  some inputs could not be scanned",
+                 "4  nothing fake found, but something inconclusive"):
         assert line in text
 
 

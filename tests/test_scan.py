@@ -270,8 +270,8 @@ def test_other_weights_or_threshold_do_not_reuse_results(env, tmp_path, monkeypa
 def test_result_dict_roundtrip_and_formats(env):
     for r in env["results"]:
         d = json.loads(to_json_line(r))
-        assert list(d) == ["path", "sha256", "kind", "verdict", "score", "threshold", "reason",
-                           "detector", "tracks", "timeline", "timings_s", "frames_read",
+        assert list(d) == ["path", "sha256", "kind", "verdict", "score", "probability",
+                           "threshold", "inconclusive_threshold", "reason", "detector", "tracks", "timeline", "timings_s", "frames_read",
                            "frames_unreadable", "settings_key"]
         assert d["settings_key"] == env["scanner"].settings_key
         assert result_from_dict(d) == r

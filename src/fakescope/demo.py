@@ -27,6 +27,7 @@ EXIT_MEANING = {
     0: "0: every input was scanned and nothing fake was found",
     1: "1: something fake was found",
     2: "2: some inputs could not be scanned, or the scan could not start",
+    4: "4: nothing fake was found, but something was inconclusive (a person should look)",
 }
 
 

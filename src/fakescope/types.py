@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 MediaKind = Literal["video", "image"]
-Verdict = Literal["fake", "real", "abstain", "error"]
+Verdict = Literal["fake", "inconclusive", "real", "abstain", "error"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,8 @@ class ScanResult:
     frames_read: int | None = None  # sampled frames that decoded (videos)
     frames_unreadable: int | None = None  # sampled frames that did not (corrupt, cut off)
     settings_key: str | None = None  # hash of the settings that produced it (resume key)
+    # The file score's calibrated probability of manipulation (None without a calibration for
+    # this kind of file) and the lower edge of the `inconclusive` band (None: two bands only);
+    # both from `evaluate.calibration.Verdicts`.
+    probability: float | None = None
+    inconclusive_threshold: float | None = None

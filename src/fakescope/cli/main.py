@@ -9,7 +9,8 @@ import sys
 
 from fakescope import __version__
 
-SUBCOMMANDS = ("scan", "extract", "train", "eval", "analyze", "detectors", "serve")
+SUBCOMMANDS = ("scan", "extract", "train", "eval", "calibrate", "analyze", "detectors",
+               "serve")
 # A failure of fakescope itself, not of an input: never 1, which `scan` uses for "fake found".
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130

@@ -11,17 +11,24 @@ DESCRIPTION = """\
 Scan images and videos for manipulated faces. PATH may be a file, a folder (searched
 recursively for image and video files) or a quoted glob ("clips/*.mp4").
 
-Each input gets a verdict: fake, real, or abstain with a reason (no_face: no face in any
-sampled frame; unreadable: <cause>: the file could not be decoded) -- never a made-up score.
-Per face track, the crop probabilities are aggregated (--aggregate); the file score is the
-highest track score (a video is fake if any person in it is fake); fake iff score >=
-threshold (from the weights' model card unless --threshold is given)."""
+Each input gets a verdict: fake, inconclusive, real, or abstain with a reason (no_face: no
+face in any sampled frame; unreadable: <cause>: the file could not be decoded) -- never a
+made-up score. Per face track, the crop probabilities are aggregated (--aggregate); the file
+score is the highest track score (a video is fake if any person in it is fake). The verdict
+comes from the file score and the weights' calibration on real files of several sources, one
+per kind (video, image): fake at or above the score that calls 1 % of those real files fake
+(threshold), inconclusive between that and the 5 % point (inconclusive_threshold: a person
+should look), real below; probability is the calibrated probability of manipulation.
+--threshold T gives two verdicts instead: fake iff score >= T, else real. Weights without a
+calibration (a user's, unless --calibration names one) use their own threshold, two
+verdicts and no probability."""
 
 EPILOG = """\
 output:
   default      a table on stdout (or in --out FILE)
   --json       one JSON object per input and line: path, sha256, kind, verdict, score,
-               threshold, reason, detector {name, version, weights_sha256},
+               probability, threshold, inconclusive_threshold, reason,
+               detector {name, version, weights_sha256},
                tracks [{id, score, frames, boxes, scores}] (one per person),
                timeline [{frame, time_s, score}] (max over faces per sampled frame),
                timings_s (seconds per stage)
@@ -48,11 +55,13 @@ isolation:
   --in-process scans in this process instead (faster start, no isolation).
 
 exit status (like a virus scanner):
-  0  every input scanned, nothing fake found (abstain/no_face counts as scanned)
+  0  every input scanned, nothing fake or inconclusive found (abstain/no_face counts as
+     scanned)
   1  something fake found
+  4  nothing fake found, but something inconclusive (a person should look at it)
   2  some inputs could not be scanned (unreadable, or fakescope failed on them), or
-     the scan could not start (bad arguments, missing weights). 2 wins over 1: the run is
-     incomplete; its report still lists the fakes that were found.
+     the scan could not start (bad arguments, missing weights). 2 wins over 1 and 4: the run
+     is incomplete; its report still lists what was found. 1 wins over 4.
   3  internal failure of the run itself (not of one input); the message says what failed.
   130 interrupted (Ctrl-C); the journal keeps every input finished so far."""
 
@@ -91,7 +100,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "clip detector samples the runs of frames it needs (windows:K:F:S; only K "
                         "may be changed)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="fake iff score >= this (default: the weights' calibrated threshold)")
+                   help="fake iff score >= this, else real (default: the calibrated bands)")
+    p.add_argument("--calibration", default="packaged", metavar="FILE",
+                   help="file-level calibration of the weights (`fakescope calibrate`); "
+                        "'packaged': the one shipped for these exact weights, if any; 'none': "
+                        "the weights' own threshold (default: %(default)s)")
     p.add_argument("--face-detector", default=None, choices=DETECTOR_NAMES,
                    help=f"default: {DEFAULT_FACE_DETECTOR} (~10x faster than mtcnn, no torch), "
                         "or, for a model whose framing was measured for other face detectors "
@@ -147,6 +160,7 @@ def settings_from_args(args: argparse.Namespace):
         face_detector=args.face_detector, min_face=args.min_face, sampling=args.sampling,
         policy=args.faces, aggregation=args.aggregate, threshold=args.threshold,
         min_track_frames=args.min_track_frames,
+        calibration=None if args.calibration == "none" else args.calibration,
     )
 
 

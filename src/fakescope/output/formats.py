@@ -17,7 +17,9 @@ CSV_COLUMNS = (
     "path",
     "verdict",
     "score",
+    "probability",
     "threshold",
+    "inconclusive_threshold",
     "reason",
     "kind",
     "faces",  # number of face tracks scored
@@ -39,7 +41,9 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
         "kind": result.kind,
         "verdict": result.verdict,
         "score": result.score,
+        "probability": result.probability,
         "threshold": result.threshold,
+        "inconclusive_threshold": result.inconclusive_threshold,
         "reason": result.reason,
         "detector": asdict(result.detector) if result.detector else None,
         "tracks": [asdict(t) for t in result.tracks],
@@ -69,6 +73,8 @@ def result_from_dict(data: dict[str, Any]) -> ScanResult:
         frames_read=data.get("frames_read"),
         frames_unreadable=data.get("frames_unreadable"),
         settings_key=data.get("settings_key"),
+        probability=data.get("probability"),
+        inconclusive_threshold=data.get("inconclusive_threshold"),
     )
 
 
@@ -87,7 +93,9 @@ def to_csv_row(result: ScanResult) -> dict[str, Any]:
         "path": result.path,
         "verdict": result.verdict,
         "score": _num(result.score, 6),
+        "probability": _num(result.probability, 6),
         "threshold": _num(result.threshold, 6),
+        "inconclusive_threshold": _num(result.inconclusive_threshold, 6),
         "reason": result.reason or "",
         "kind": result.kind or "",
         "faces": len(result.tracks),
@@ -129,7 +137,8 @@ def summary_line(results: Iterable[ScanResult]) -> str:
     """E.g. ``4 inputs: 1 fake, 1 real, 2 abstain (1 no_face, 1 unreadable)``."""
     results = list(results)
     verdicts = Counter(r.verdict for r in results)
-    parts = [f"{verdicts[v]} {v}" for v in ("fake", "real", "abstain", "error") if verdicts[v]]
+    parts = [f"{verdicts[v]} {v}" for v in ("fake", "inconclusive", "real", "abstain", "error")
+             if verdicts[v]]
     reasons = Counter(
         (r.reason or "").split(":")[0] for r in results if r.verdict == "abstain"
     )

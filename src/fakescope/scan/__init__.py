@@ -12,6 +12,7 @@ from fakescope.scan.outcome import (
     EXIT_CLEAN,
     EXIT_FAKE,
     EXIT_INCOMPLETE,
+    EXIT_INCONCLUSIVE,
     EXIT_INTERNAL,
     REASON_NO_FACE,
     UNREADABLE,
@@ -22,7 +23,7 @@ from fakescope.scan.settings import ScanSettings
 from fakescope.scan.workers import IsolatedScanner, Limits, WorkerStartError
 
 __all__ = [
-    "EXIT_CLEAN", "EXIT_FAKE", "EXIT_INCOMPLETE", "EXIT_INTERNAL", "REASON_NO_FACE",
+    "EXIT_CLEAN", "EXIT_FAKE", "EXIT_INCOMPLETE", "EXIT_INCONCLUSIVE", "EXIT_INTERNAL", "REASON_NO_FACE",
     "UNREADABLE", "FoundFaces", "IsolatedScanner", "Limits", "ScanSettings", "Scanner",
     "WorkerStartError", "build_timeline", "compact_journal", "exit_code", "is_failure",
     "reusable", "scan_batch", "write_explanation",

@@ -1,10 +1,11 @@
 """What a batch of results means for the caller: failures and the exit status.
 
 Exit codes (virus-scanner style, documented in `fakescope scan --help`):
-0 every input scanned, nothing fake found; 1 something fake found; 2 some inputs could not be
-scanned (unreadable, or fakescope or its worker failed on them) — 2 wins over 1: the run is
-incomplete, and its report still lists the fakes found; 3 the run itself failed (an internal
-error outside any one input). A crash is never 1.
+0 every input scanned, nothing fake or inconclusive found; 1 something fake found; 4 nothing
+fake, but something inconclusive (a person should look); 2 some inputs could not be scanned
+(unreadable, or fakescope or its worker failed on them) — 2 wins over 1 and 4: the run is
+incomplete, and its report still lists what was found; 1 wins over 4; 3 the run itself failed
+(an internal error outside any one input). A crash is never 1.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from fakescope.errors import FakescopeError
 from fakescope.types import DetectorInfo, ScanResult
 
-EXIT_CLEAN, EXIT_FAKE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_CLEAN, EXIT_FAKE, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
 REASON_NO_FACE = "no_face"
 REASON_NO_SEQUENCE = "no_sequence"  # faces, but no track fills a temporal detector's unit
 UNREADABLE = "unreadable"
@@ -29,12 +30,15 @@ def is_failure(result: ScanResult) -> bool:
 
 
 def exit_code(results: Iterable[ScanResult]) -> int:
-    """0 nothing fake found, 1 something fake found, 2 some inputs could not be scanned."""
+    """0 nothing fake or inconclusive found, 1 something fake found, 4 something inconclusive
+    and nothing fake, 2 some inputs could not be scanned (wins over 1 and 4)."""
     results = list(results)
     if any(is_failure(r) for r in results):
         return EXIT_INCOMPLETE
     if any(r.verdict == "fake" for r in results):
         return EXIT_FAKE
+    if any(r.verdict == "inconclusive" for r in results):
+        return EXIT_INCONCLUSIVE
     return EXIT_CLEAN
 
 

@@ -9,8 +9,11 @@ Decisions (documented for users in `fakescope scan --help`):
   are sampled from those needs (`DetectorRequirements.sampling`: ``windows:K:F:S``).
 - Track score = `evaluate.aggregate_scores` of its units' probabilities (default ``mean``);
   file score = the **max over tracks**: a video is fake if any person in it is fake.
-- Verdict: ``fake`` iff score >= threshold (the threshold comes with the weights unless the
-  caller overrides it), else ``real``.
+- Verdict: `evaluate.calibration.Verdicts` — with a calibration of the weights (shipped beside
+  them, or a user's file) three bands per media kind: ``fake`` above its 1 % false-alarm point
+  on real files, ``inconclusive`` between the 1 % and 5 % points, ``real`` below, and a
+  calibrated probability; a `threshold` given by the caller gives two bands at it; weights
+  without a calibration give two bands at their own threshold.
 - No evidence → ``abstain`` with a reason and no score, never a made-up one:
   ``no_face`` (readable, but no face in any sampled frame), ``no_sequence`` (faces, but no
   track fills one sequence / clip of a temporal detector, or a still image given to one) or
@@ -43,6 +46,7 @@ import numpy as np
 from fakescope.detectors.base import Detector
 from fakescope.errors import MediaError
 from fakescope.evaluate.aggregate import aggregate_scores
+from fakescope.evaluate.calibration import PACKAGED, Verdicts, resolve_calibration
 from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
 from fakescope.faces.units import TrackUnit, crop_units, sequence_units
 from fakescope.scan.outcome import (
@@ -129,7 +133,9 @@ class Scanner:
       Sequence / clip detectors sample what they need (see `resolve_sampling`).
     policy: ``all`` faces or only the ``largest`` per frame.
     aggregation: crop → track method, one of `evaluate.aggregate.METHODS`.
-    threshold: overrides the detector's own threshold.
+    threshold: overrides the operating points: ``fake`` at or above it, else ``real``.
+    calibration: a `FileCalibration`, a path to one, ``"packaged"`` (default: the one shipped
+      for these exact weights, if any) or None (none: the weights' own threshold).
     """
 
     def __init__(
@@ -142,6 +148,7 @@ class Scanner:
         threshold: float | None = None,
         device: str | None = None,
         min_track_frames: int = 3,
+        calibration=PACKAGED,
     ) -> None:
         from fakescope.evaluate.aggregate import METHODS
         from fakescope.faces import FacePipeline, create_face_detector
@@ -156,7 +163,9 @@ class Scanner:
         self.detector = detector
         self.min_track_frames = int(min_track_frames)
         self.aggregation = aggregation
-        self.threshold = float(detector.threshold if threshold is None else threshold)
+        self.verdicts = Verdicts(detector.threshold, resolve_calibration(detector, calibration),
+                                 threshold)
+        self.threshold = self.verdicts.threshold(None)  # for records of no known kind
         self.sampling = resolve_sampling(detector, sampling)
         if face_detector is None:
             from fakescope.faces.presets import face_detector_for
@@ -196,7 +205,7 @@ class Scanner:
             "logic": SCAN_LOGIC_VERSION,
             "detector": {"name": info.name, "version": info.version,
                          "weights_sha256": info.weights_sha256},
-            "threshold": self.threshold,
+            "verdicts": self.verdicts.settings(),
             "crop": {"preset": req.crop_preset, "size": req.input_size},
             "unit": {"kind": req.unit, "length": req.sequence_length, "step": req.frame_step},
             "sampling": str(self.sampling),
@@ -342,16 +351,18 @@ class Scanner:
                 )
             )
         score = max(tr.score for tr in track_results)  # fake if any person is fake
-        verdict = "fake" if score >= self.threshold else "real"
+        decision = self.verdicts.decide(score, info.kind)
         shown = [u.middle for u in units]
         timeline = build_timeline(shown, probs)
         if explain_dir is not None:
             with _timed(timings, "explain"):
                 write_explanation(Path(explain_dir), path, info.sha256, self.detector,
                                   shown, probs, batch[:, batch.shape[1] // 2], timeline,
-                                  self.threshold)
+                                  decision.threshold)
         timings["total"] = time.perf_counter() - front.t_start
-        return self._result(path, info, verdict, score, None, timings=timings,
+        return self._result(path, info, decision.verdict, score, None, timings=timings,
+                            probability=decision.probability,
+                            inconclusive_threshold=decision.inconclusive_threshold,
                             tracks=track_results, timeline=timeline,
                             frames_read=front.frames_read,
                             frames_unreadable=front.frames_unreadable)
@@ -367,14 +378,16 @@ class Scanner:
         return out
 
     def _result(self, path, info, verdict, score, reason, timings, sha256=None, tracks=(),
-                timeline=(), frames_read=None, frames_unreadable=None) -> ScanResult:
+                timeline=(), frames_read=None, frames_unreadable=None, probability=None,
+                inconclusive_threshold=None) -> ScanResult:
+        kind = info.kind if info is not None else None
         return ScanResult(
             path=path,
             sha256=info.sha256 if info is not None else sha256,
-            kind=info.kind if info is not None else None,
+            kind=kind,
             verdict=verdict,
             score=None if score is None else float(score),
-            threshold=self.threshold,
+            threshold=self.verdicts.threshold(kind),
             reason=reason,
             detector=self.detector.info,
             tracks=list(tracks),
@@ -383,6 +396,8 @@ class Scanner:
             frames_read=frames_read,
             frames_unreadable=frames_unreadable,
             settings_key=self.settings_key,
+            probability=probability,
+            inconclusive_threshold=inconclusive_threshold,
         )
 
     def error_result(self, path: str | Path, exc: BaseException | str) -> ScanResult:

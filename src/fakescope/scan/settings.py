@@ -12,7 +12,7 @@ from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
 
 # Bump when a change to the scan logic changes results for the same settings (a re-run must
 # not reuse answers the new logic would give differently).
-SCAN_LOGIC_VERSION = 2
+SCAN_LOGIC_VERSION = 3  # 3: verdict bands and probability from a file-level calibration
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ScanSettings:
     aggregation: str = "mean"
     threshold: float | None = None
     min_track_frames: int = 3
+    calibration: str | None = "packaged"  # a calibration file, "packaged" or None (none)
 
     def build(self):
         from fakescope.detectors import create_detector
@@ -48,7 +49,8 @@ class ScanSettings:
         faces = create_face_detector(name, device=self.device, min_face_size=self.min_face)
         return Scanner(detector, face_detector=faces, sampling=self.sampling,
                        policy=self.policy, aggregation=self.aggregation,
-                       threshold=self.threshold, min_track_frames=self.min_track_frames)
+                       threshold=self.threshold, min_track_frames=self.min_track_frames,
+                       calibration=self.calibration)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
