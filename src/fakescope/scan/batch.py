@@ -1,6 +1,11 @@
 """Many inputs: list them, reuse what an earlier run already answered, scan the rest one by one
 (one bad input never stops the others), and keep a journal that survives a kill.
 
+Journal records are matched to inputs by canonical path (links and ``..`` resolved, relative
+paths against the current folder) and, failing that, by file identity (device and inode), so
+naming the same folder another way (absolute vs relative, through a link) neither rescans nor
+journals a file twice; a record is reused only if the file still has its sha256.
+
 The scanner is anything with `scan_file(path, explain_dir)`, `error_result(path, exc)` and a
 `settings_key`: a `Scanner` in this process, or an `IsolatedScanner` that runs one in a worker
 process (a crash, hang or memory blow-up then costs one input, not the batch).
@@ -10,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +36,44 @@ class FileScanner(Protocol):
                   next_path: str | Path | None = None) -> ScanResult: ...
 
     def error_result(self, path: str | Path, exc: BaseException | str) -> ScanResult: ...
+
+
+def canonical(path: str | os.PathLike) -> str:
+    """The path with links, ``.`` and ``..`` resolved, absolute: one spelling per file."""
+    return os.path.realpath(path)
+
+
+def identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None where it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+class RecordIndex:
+    """Earlier records by canonical path, and by file identity for paths spelled in a way
+    that no longer resolves to the same place (later records replace earlier ones)."""
+
+    def __init__(self, records: Iterable[dict]) -> None:
+        self.by_path: dict[str, dict] = {}
+        for rec in records:
+            self.by_path[canonical(rec["path"])] = rec
+        self._by_id: dict[tuple[int, int], dict] | None = None
+
+    def get(self, path: str | os.PathLike) -> dict | None:
+        rec = self.by_path.get(canonical(path))
+        if rec is not None:
+            return rec
+        if self._by_id is None:  # built on the first miss only: a stat per record
+            self._by_id = {}
+            for real, r in self.by_path.items():
+                ident = identity(real)
+                if ident is not None:
+                    self._by_id[ident] = r
+        ident = identity(path)
+        return self._by_id.get(ident) if ident is not None else None
 
 
 def reusable(record: dict, key: str, retry_errors: bool = False) -> bool:
@@ -72,14 +117,11 @@ def scan_batch(
 
     files = iter_media_files([str(p) for p in paths])
     record_log = RecordLog(journal) if journal is not None else None
-    done: dict[str, dict] = {}
-    if record_log is not None:
-        for rec in record_log.records():  # the latest record of a path decides
-            done[rec["path"]] = rec
+    done = RecordIndex(record_log.records() if record_log is not None else ())
     files = list(files)
 
     def may_reuse(i: int) -> bool:
-        prev = done.get(str(files[i]))
+        prev = done.get(files[i])
         return prev is not None and reusable(prev, scanner.settings_key, retry_errors)
 
     def next_to_scan(i: int) -> Path | None:
@@ -91,11 +133,11 @@ def scan_batch(
     for i, path in enumerate(tqdm(files, desc="scan", unit="file", disable=not progress, leave=False)):
         key = str(path)
         result = None
-        prev = done.get(key)
+        prev = done.get(path)
         if prev is not None and reusable(prev, scanner.settings_key, retry_errors):
             try:
                 if sha256_file(path) == prev["sha256"]:
-                    result = result_from_dict(prev)
+                    result = replace(result_from_dict(prev), path=key)  # as named this time
             except FakescopeError:
                 pass  # now unreadable: scan it and report that
         if result is None:
@@ -118,13 +160,15 @@ def scan_batch(
 
 
 def compact_journal(journal: Path, results: list[ScanResult]) -> None:
-    """Rewrite the journal with one line per path: records of paths outside this run first
-    (as they were), then this run's results in input order."""
-    mine = {r.path for r in results}
+    """Rewrite the journal with one line per file (canonical path): records of files outside
+    this run first (as they were), then this run's results in input order."""
+    mine = {canonical(r.path) for r in results}
+    mine_ids = {identity(r.path) for r in results} - {None}
     latest: dict[str, dict] = {}
     for rec in RecordLog(journal).records():
-        if rec.get("path") not in mine:
-            latest[rec["path"]] = rec  # later lines replace earlier ones
+        real = canonical(rec["path"])
+        if real not in mine and identity(real) not in mine_ids:
+            latest[real] = rec  # later lines replace earlier ones
     lines = [json.dumps(rec, ensure_ascii=False) for rec in latest.values()]
     lines += [to_json_line(r) for r in results]
     atomic_write_text(journal, "".join(line + "\n" for line in lines))

@@ -5,8 +5,12 @@
       the cluster has GPUs → result records → Parquet shards (driver, atomic)
 
 Every stage runs the local scan's own code; the engine only schedules it, so records, verdicts
-and scores are the local scan's. Resume: inputs whose (path, settings key) already has a row in
-the output folder, with the same file bytes, are skipped. Exactly once: rows reach the driver
+and scores are the local scan's. Resume: inputs whose file (canonical path, else device and
+inode: the local journal's matching) already has a row with the same settings key in the
+output folder, with the same file bytes, are skipped. One row per input: after a run, rows that
+a later row for the same file superseded (the input changed, or other settings) are removed
+from their shards, each rewritten atomically, so `pandas.read_parquet(out)` shows each input
+once. Exactly once: rows reach the driver
 once per input (a Ray task retried after a worker died replaces its output, it does not add to
 it) and a shard is renamed into place only when complete, so a killed run leaves no partial
 shard to double-count.
@@ -14,6 +18,10 @@ shard to double-count.
 What Ray does not give is the local engine's per-file process isolation: an input that kills
 its actor is retried (`max_restarts`), and one that keeps killing it fails the run, after which
 a re-run resumes from the shards written (use the local engine for hostile corpora).
+
+A local Ray started here is shut down when the scan ends; a driver killed with SIGKILL cannot
+do that, and Ray's own processes (raylet, GCS, dashboard and runtime-env agents) then stay:
+`ray stop --force` ends them (docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ import logging
 import os
 import pickle
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
-from fakescope.output.parquet import read_shards, write_shard
+from fakescope.errors import FakescopeError
+from fakescope.output.parquet import SHARD_GLOB, read_shards, write_shard
 from fakescope.scan.settings import ScanSettings
 from fakescope.types import ScanResult
 
@@ -110,20 +120,11 @@ def scan_with_ray(
     """Scan on Ray; returns (results in input order, number of inputs scanned in this run)."""
     import ray
 
-    from fakescope.media import iter_media_files, sha256_file
-    from fakescope.output.formats import result_to_dict
-    from fakescope.scan.batch import reusable
+    from fakescope.media import iter_media_files
 
     files = [str(p) for p in iter_media_files([str(p) for p in paths])]
     key = settings.build().settings_key  # validates the settings before any cluster work
-    done: dict[str, ScanResult] = {}
-    for r in read_shards(out_dir):
-        if r.path in files and reusable(result_to_dict(r), key, retry_errors):
-            try:
-                if sha256_file(r.path) == r.sha256:
-                    done[r.path] = r
-            except Exception:  # noqa: BLE001 - unreadable now: scan it again and say so
-                pass
+    done = resumable(files, read_shards(out_dir), key, retry_errors)
     todo = [p for p in files if p not in done]
     if todo:
         started_here = not ray.is_initialized()
@@ -138,7 +139,75 @@ def scan_with_ray(
         finally:
             if started_here:
                 ray.shutdown()
+    drop_superseded_rows(out_dir)
     return [done[p] for p in files], len(todo)
+
+
+def resumable(files: list[str], rows: Iterable[ScanResult], key: str,
+              retry_errors: bool = False) -> dict[str, ScanResult]:
+    """The earlier rows that answer `files` (by canonical path or file identity, same settings
+    key, same bytes now), keyed and named as `files` spells them."""
+    from fakescope.media import sha256_file
+    from fakescope.output.formats import result_from_dict, result_to_dict
+    from fakescope.scan.batch import RecordIndex, reusable
+
+    index = RecordIndex(result_to_dict(r) for r in rows if r.settings_key == key)
+    done: dict[str, ScanResult] = {}
+    for path in files:
+        rec = index.get(path)
+        if rec is None or not reusable(rec, key, retry_errors):
+            continue
+        try:
+            same = sha256_file(path) == rec["sha256"]
+        except FakescopeError:  # unreadable now: scanned again, and the new row says so
+            continue
+        if same:
+            done[path] = replace(result_from_dict(rec), path=path)
+    return done
+
+
+def drop_superseded_rows(out_dir: str | os.PathLike) -> int:
+    """Keep one row per input file (canonical path) across the shards: the latest written (by
+    shard time, then row order). Shards that lose rows are rewritten atomically (their time
+    kept), emptied ones removed. Returns the number of rows dropped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fakescope.scan.batch import canonical
+
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return 0
+    tables: dict[Path, pa.Table] = {}
+    latest: dict[str, tuple[Path, int]] = {}
+    for shard in sorted(folder.glob(SHARD_GLOB), key=lambda p: p.stat().st_mtime_ns):
+        try:
+            table = pq.read_table(shard)
+        except (OSError, ValueError, pa.ArrowException):
+            continue  # read_shards says so and ignores it; left as it is
+        tables[shard] = table
+        for i, path in enumerate(table.column("path").to_pylist()):
+            latest[canonical(path)] = (shard, i)
+    dropped = 0
+    for shard, table in tables.items():
+        keep = [latest[canonical(p)] == (shard, i)
+                for i, p in enumerate(table.column("path").to_pylist())]
+        if all(keep):
+            continue
+        dropped += keep.count(False)
+        if not any(keep):
+            shard.unlink()
+            continue
+        st = shard.stat()
+        tmp = shard.with_name(f".{shard.name}.tmp")
+        pq.write_table(table.filter(pa.array(keep)), tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, shard)
+    if dropped:
+        log.info("%s: %d superseded rows removed", folder, dropped)
+    return dropped
 
 
 def _run_pipeline(ray, settings: ScanSettings, todo: list[str], out_dir: Path, shard_rows: int):
