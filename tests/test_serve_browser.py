@@ -98,3 +98,39 @@ def test_upload_the_demo_video_and_read_the_result(server, browser):
     ARTEFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTEFACTS / "serve_page.png"))
     assert (ARTEFACTS / "serve_page.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def other_site(server):
+    """A page on another origin (another port) that posts a file to the fakescope server, as any
+    site the user visits could."""
+    import functools
+    import http.server
+
+    folder = server["root"] / "evil"
+    folder.mkdir()
+    (folder / "index.html").write_text(f"""<!doctype html><title>waiting</title><script>
+const form = new FormData();
+form.append("file", new Blob([new Uint8Array([137, 80, 78, 71])]), "evil.png");
+fetch("{server['url']}api/scans", {{method: "POST", mode: "no-cors", body: form}})
+  .then(() => {{ document.title = "sent"; }}, () => {{ document.title = "sent"; }});
+</script>""")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
+    httpd.shutdown()
+
+
+def test_another_site_cannot_submit_scans_through_the_browser(server, other_site, browser):
+    import json
+    import urllib.request
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(other_site)
+    WebDriverWait(browser, 30).until(lambda d: d.title == "sent")
+    with urllib.request.urlopen(server["url"] + "api/scans?limit=200") as r:
+        names = [job["filename"] for job in json.load(r)["items"]]
+    assert "evil.png" not in names
