@@ -102,5 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"fakescope serve: http://{args.host}:{args.port}/  (data in {config.data_dir})",
           file=sys.stderr)
+    if args.host in ("0.0.0.0", "::") and not args.allowed_host:
+        print("fakescope serve: answering to the loopback names only; add the names or "
+              "addresses clients use with --allowed-host", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
