@@ -13,12 +13,58 @@ global RNGs (in DataLoader workers, `datasets.seed_worker` reseeds it per worker
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import albumentations as A
 import cv2
+import numpy as np
+
+
+class VideoCodecCompression(A.ImageOnlyTransform):
+    """A crop as a compressed video shows it: downscaled by a factor in `scale_range`,
+    re-encoded by one of `codecs` (H.264 / HEVC / VP9, `media.codec`) at a CRF in `crf_range`
+    as a predicted frame, decoded and scaled back up. Applied to reals and fakes alike, so
+    compression and resolution say nothing about the class."""
+
+    def __init__(self, codecs: Sequence[str] = ("h264", "hevc", "vp9"),
+                 crf_range: tuple[int, int] = (23, 45),
+                 scale_range: tuple[float, float] = (0.25, 1.0), p: float = 0.5) -> None:
+        super().__init__(p=p)
+        from fakescope.media.codec import CODECS, MAX_CRF
+
+        unknown = set(codecs) - set(CODECS)
+        if not codecs or unknown:
+            raise ValueError(f"codecs must be among {sorted(CODECS)}, got {list(codecs)}")
+        lo, hi = (int(v) for v in crf_range)
+        if not 0 <= lo <= hi <= min(MAX_CRF[c] for c in codecs):
+            raise ValueError(f"crf_range must be increasing within each codec's range, got {crf_range}")
+        if not 0.0 < scale_range[0] <= scale_range[1] <= 1.0:
+            raise ValueError(f"scale_range must lie in (0, 1], got {scale_range}")
+        self.codecs, self.crf_range = tuple(codecs), (lo, hi)
+        self.scale_range = (float(scale_range[0]), float(scale_range[1]))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"codec": self.py_random.choice(self.codecs),
+                "crf": self.py_random.randint(*self.crf_range),
+                "scale": self.py_random.uniform(*self.scale_range)}
+
+    def apply(self, img: np.ndarray, codec: str, crf: int, scale: float, **params) -> np.ndarray:
+        from fakescope.media.codec import reencode_still
+
+        h, w = img.shape[:2]
+        sw, sh = max(16, int(round(w * scale))), max(16, int(round(h * scale)))
+        small = img if (sw, sh) == (w, h) else cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
+        out = reencode_still(np.ascontiguousarray(small), codec, crf)
+        return out if (sw, sh) == (w, h) else cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("codecs", "crf_range", "scale_range")
 
 
 def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool = True,
-                  preset: str = "seed001") -> A.Compose:
+                  preset: str = "seed001", codec: VideoCodecCompression | None = None
+                  ) -> A.Compose:
     """An albumentations Compose for uint8 RGB crops (works on ``image=`` and ``images=``).
 
     ``seed001``: every magnitude is its seed-001 value times `strength` (clamped to [0, 1]);
@@ -26,10 +72,14 @@ def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool =
     ``sbi``: SBI's training transforms at full size (strength scales them too); its JPEG step
     is the self-blend dataset's, at native resolution. No noise, blur, cutout or warp: they
     would hide the blending boundary the detector must find.
+    `codec`: a `VideoCodecCompression` applied first (as footage is compressed before anyone
+    edits a frame of it), whatever the preset.
     """
+    head = [codec] if codec is not None else []
     s = float(min(max(strength, 0.0), 1.0))
     if preset == "sbi":
         return A.Compose([
+            *head,
             A.HorizontalFlip(p=0.5),
             A.RGBShift((-20 * s, 20 * s), (-20 * s, 20 * s), (-20 * s, 20 * s), p=0.3),
             # SBI's own limits, kept as written (on uint8 images they barely change a pixel)
@@ -41,7 +91,7 @@ def build_augment(strength: float = 1.0, seed: int | None = None, cutout: bool =
         ], seed=seed)
     if preset != "seed001":
         raise ValueError(f"augment preset must be seed001 or sbi, got {preset!r}")
-    transforms: list[A.BasicTransform] = []
+    transforms: list[A.BasicTransform] = list(head)
     if s > 0:
         transforms += [
             A.ImageCompression(quality_range=(int(round(100 - 40 * s)), 100), p=0.5),

@@ -186,6 +186,22 @@ class AugmentConfig:
     # seed001: seed 001's set scaled by strength; sbi: SBI's (flip, RGB shift, HSV,
     # brightness/contrast at p = 0.3 — nothing that blurs or hides a blending boundary)
     preset: str = "seed001"
+    # Real video-codec compression (data.augment.VideoCodecCompression) on this share of
+    # crops, real and fake alike: one of `codecs` at a CRF in `codec_crf`, after a downscale
+    # by a factor in `codec_scale`. 0 = off.
+    codec_prob: float = 0.0
+    codecs: tuple[str, ...] = ("h264", "hevc", "vp9")
+    codec_crf: tuple[int, int] = (23, 45)
+    codec_scale: tuple[float, float] = (0.25, 1.0)
+
+    def codec_transform(self):
+        """The codec step, or None when off."""
+        if not self.codec_prob:
+            return None
+        from fakescope.data.augment import VideoCodecCompression
+
+        return VideoCodecCompression(self.codecs, self.codec_crf, self.codec_scale,
+                                     p=self.codec_prob)
 
 
 @dataclass

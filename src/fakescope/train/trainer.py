@@ -423,7 +423,8 @@ class Trainer:
         self.train_ds.transform = (
             None if strength is None
             else build_augment(strength, seed=derive_seed(cfg.seed, "augment", epoch, rank),
-                               cutout=cfg.augment.cutout, preset=cfg.augment.preset)
+                               cutout=cfg.augment.cutout, preset=cfg.augment.preset,
+                               codec=cfg.augment.codec_transform())
         )
         torch.manual_seed(derive_seed(cfg.seed, "torch", epoch, rank))  # dropout
         mix_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "mixup", epoch, rank))
