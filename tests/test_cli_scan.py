@@ -55,11 +55,13 @@ def test_table_and_exit_2_when_a_file_is_unreadable(env, capsys):
     assert scan(env, env["mixed"]) == 2
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    assert lines[0].split() == ["VERDICT", "SCORE", "THRESH", "FACES", "TIME_S", "PATH", "REASON"]
+    assert lines[0].split() == ["VERDICT", "SCORE", "PROB", "FACES", "TIME_S", "PATH", "REASON"]
     broken = next(line for line in lines if "broken.mp4" in line)
     assert broken.startswith("ABSTAIN") and "unreadable: " in broken
     face = next(line for line in lines if "face.png" in line)
     assert face.split()[0] in ("FAKE", "REAL")
+    # the one-line reason names the score against the threshold it was judged by
+    assert ("≥ threshold" in face) if face.startswith("FAKE") else ("< threshold" in face)
     assert "2 inputs: " in out
     assert "broken.mp4: unreadable" in err  # failures are also named on stderr
 
@@ -73,6 +75,11 @@ def test_json_lines_one_object_per_input(env, capsys):
     assert (blank["verdict"], blank["reason"], blank["score"]) == ("abstain", "no_face", None)
     assert face["detector"] == {"name": "fakebuster", "version": "test-1",
                                 "weights_sha256": env["sha"]}
+    # everything the page shows: the band's sentence, the file's facts, its provenance
+    assert face["explanation"].startswith(("Flagged as manipulated", "No sign of manipulation"))
+    assert face["media"]["format"] == "PNG" and face["media"]["width"] > 0
+    assert face["provenance"]["c2pa"] == {"checked": True, "present": False}
+    assert blank["provenance"]["exif"] == {}
     assert face["tracks"] and face["timeline"] and face["timings_s"]["total"] > 0
     assert code == (1 if face["verdict"] == "fake" else 0)
     assert "2 inputs" in err

@@ -127,3 +127,8 @@ class ScanResult:
     # both from `evaluate.calibration.Verdicts`.
     probability: float | None = None
     inconclusive_threshold: float | None = None
+    # The file's facts (format, size, resolution, duration, codec; `media.provenance.file_facts`)
+    # and its provenance (C2PA manifest, EXIF, container tags; `media.provenance.read_provenance`).
+    # Shown beside the verdict, never used in the score. None for records made before them.
+    media: dict | None = None
+    provenance: dict | None = None

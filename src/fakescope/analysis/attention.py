@@ -43,11 +43,9 @@ def attention_heatmap(attention_map: np.ndarray, size: tuple[int, int]) -> np.nd
 MIN_DISPLAY_SIDE = 224  # overlays smaller than this are hard for a person to read
 
 
-def attention_overlay(face_crop: np.ndarray, attention_map: np.ndarray,
-                      alpha: float = 0.45, min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
-    """Blend the JET-coloured map over the crop: ``(1 - alpha) * crop + alpha * heat``.
-    Red = most attended, blue = least. Returns HxWx3 uint8 RGB, the crop's size, enlarged
-    (bicubic) so its shorter side is at least `min_side`."""
+def display_crop(face_crop: np.ndarray, min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
+    """The crop enlarged (bicubic) so its shorter side is at least `min_side`: the size its
+    overlay is shown at, so the two can sit side by side."""
     crop = np.asarray(face_crop)
     if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
         raise ValueError(f"face crop must be HxWx3 uint8, got {crop.dtype} {crop.shape}")
@@ -56,6 +54,15 @@ def attention_overlay(face_crop: np.ndarray, attention_map: np.ndarray,
         f = min_side / short
         crop = cv2.resize(crop, (round(crop.shape[1] * f), round(crop.shape[0] * f)),
                           interpolation=cv2.INTER_CUBIC)
+    return crop
+
+
+def attention_overlay(face_crop: np.ndarray, attention_map: np.ndarray,
+                      alpha: float = 0.45, min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
+    """Blend the JET-coloured map over the crop: ``(1 - alpha) * crop + alpha * heat``.
+    Red = most attended, blue = least. Returns HxWx3 uint8 RGB, the crop's size, enlarged
+    (bicubic) so its shorter side is at least `min_side`."""
+    crop = display_crop(face_crop, min_side)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     heat = attention_heatmap(attention_map, crop.shape[:2])

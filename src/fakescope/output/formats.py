@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+from fakescope.output import explain
 from fakescope.types import DetectorInfo, ScanResult, TimelinePoint, TrackResult
 
 CSV_COLUMNS = (
@@ -35,7 +36,7 @@ CSV_COLUMNS = (
 
 def result_to_dict(result: ScanResult) -> dict[str, Any]:
     """The JSON object for one input, keys in the documented order."""
-    return {
+    record = {
         "path": result.path,
         "sha256": result.sha256,
         "kind": result.kind,
@@ -52,7 +53,11 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
         "frames_read": result.frames_read,
         "frames_unreadable": result.frames_unreadable,
         "settings_key": result.settings_key,
+        "media": result.media,
+        "provenance": result.provenance,
     }
+    record["explanation"] = explain.sentence(record)  # what the page and the report say
+    return record
 
 
 def result_from_dict(data: dict[str, Any]) -> ScanResult:
@@ -75,6 +80,8 @@ def result_from_dict(data: dict[str, Any]) -> ScanResult:
         settings_key=data.get("settings_key"),
         probability=data.get("probability"),
         inconclusive_threshold=data.get("inconclusive_threshold"),
+        media=data.get("media"),
+        provenance=data.get("provenance"),
     )
 
 
@@ -123,14 +130,13 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def note(result: ScanResult) -> str:
-    """The reason of a verdict-less result, or a warning that a scored one is partial."""
-    if result.reason:
-        return result.reason
+    """One line on why this band (or why none), and a warning when a scored file is partial."""
+    text = explain.short_reason(result_to_dict(result))
     bad = result.frames_unreadable or 0
-    if bad:
+    if bad and result.score is not None:
         total = bad + (result.frames_read or 0)
-        return f"partial: {bad} of {total} sampled frames unreadable"
-    return ""
+        text += f"; partial: {bad} of {total} sampled frames unreadable"
+    return text
 
 
 def summary_line(results: Iterable[ScanResult]) -> str:
@@ -151,12 +157,12 @@ def summary_line(results: Iterable[ScanResult]) -> str:
 def to_table(results: Iterable[ScanResult]) -> str:
     """Aligned columns for a terminal, one row per input, then a summary line."""
     results = list(results)
-    header = ("VERDICT", "SCORE", "THRESH", "FACES", "TIME_S", "PATH", "REASON")
+    header = ("VERDICT", "SCORE", "PROB", "FACES", "TIME_S", "PATH", "REASON")
     rows = [
         (
             r.verdict.upper(),
             _fmt(r.score),
-            _fmt(r.threshold),
+            "-" if r.probability is None else f"{r.probability:.0%}",
             str(len(r.tracks)),
             _fmt(r.timings_s.get("total"), 2),
             r.path,

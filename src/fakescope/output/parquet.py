@@ -5,6 +5,7 @@ killed run leaves only complete shards, and reading takes the latest row per pat
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import uuid
@@ -45,7 +46,11 @@ RESULT_SCHEMA = pa.schema([
     ("frames_read", pa.int64()),
     ("frames_unreadable", pa.int64()),
     ("settings_key", pa.string()),
+    # free-form sections, as JSON text (their keys vary by file and by reader version)
+    ("media", pa.string()),
+    ("provenance", pa.string()),
 ])
+_JSON_COLUMNS = ("media", "provenance")
 
 
 def to_table(results: Iterable[ScanResult]) -> pa.Table:
@@ -53,6 +58,8 @@ def to_table(results: Iterable[ScanResult]) -> pa.Table:
     for r in results:
         d = result_to_dict(r)
         d["timings_s"] = list(d["timings_s"].items())
+        for k in _JSON_COLUMNS:
+            d[k] = None if d[k] is None else json.dumps(d[k], ensure_ascii=False)
         rows.append(d)
     return pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
 
@@ -61,6 +68,8 @@ def from_table(table: pa.Table) -> list[ScanResult]:
     out = []
     for row in table.to_pylist():
         row["timings_s"] = dict(row["timings_s"] or [])
+        for k in _JSON_COLUMNS:
+            row[k] = None if row.get(k) is None else json.loads(row[k])
         out.append(result_from_dict(_plain(row)))
     return out
 

@@ -49,6 +49,7 @@ from fakescope.evaluate.aggregate import aggregate_scores
 from fakescope.evaluate.calibration import PACKAGED, Verdicts, resolve_calibration
 from fakescope.faces.detectors import DEFAULT_FACE_DETECTOR
 from fakescope.faces.units import TrackUnit, crop_units, sequence_units
+from fakescope.media.provenance import describe
 from fakescope.scan.outcome import (
     REASON_NO_FACE,
     REASON_NO_SEQUENCE,
@@ -381,6 +382,7 @@ class Scanner:
                 timeline=(), frames_read=None, frames_unreadable=None, probability=None,
                 inconclusive_threshold=None) -> ScanResult:
         kind = info.kind if info is not None else None
+        media, provenance = describe(path, info, timings)  # shown beside the verdict, not scored
         return ScanResult(
             path=path,
             sha256=info.sha256 if info is not None else sha256,
@@ -398,6 +400,8 @@ class Scanner:
             settings_key=self.settings_key,
             probability=probability,
             inconclusive_threshold=inconclusive_threshold,
+            media=media,
+            provenance=provenance,
         )
 
     def error_result(self, path: str | Path, exc: BaseException | str) -> ScanResult:
@@ -420,7 +424,12 @@ def write_explanation(out_dir: Path, path: str, sha256: str, detector: Detector,
                       timeline: list[TimelinePoint], threshold: float) -> list[Path]:
     """Attention overlays for the most suspicious crop of each track, and (videos) the
     timeline plot, in ``out_dir/<name>_<sha8>/``. Returns the files written."""
-    from fakescope.analysis.attention import attention_overlay, save_image, timeline_plot
+    from fakescope.analysis.attention import (
+        attention_overlay,
+        display_crop,
+        save_image,
+        timeline_plot,
+    )
 
     folder = out_dir / f"{Path(path).stem}_{sha256[:8]}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -436,6 +445,9 @@ def write_explanation(out_dir: Path, path: str, sha256: str, detector: Detector,
             c = crops[i]
             target = folder / f"track{c.track_id}_frame{c.frame_index:06d}_p{probs[i]:.3f}.png"
             written.append(save_image(target, attention_overlay(c.image, att)))
+            # the crop itself, same size, shown beside its overlay (page, report)
+            written.append(save_image(folder / f"crop_{target.stem.rsplit('_p', 1)[0]}.png",
+                                      display_crop(c.image)))
     if len(timeline) > 1:
         written.append(timeline_plot([p.time_s for p in timeline], [p.score for p in timeline],
                                      threshold, folder / "timeline.png", title=Path(path).name))
