@@ -10,7 +10,7 @@ import sys
 from fakescope import __version__
 
 SUBCOMMANDS = ("scan", "extract", "train", "eval", "calibrate", "analyze", "detectors",
-               "serve")
+               "serve", "report")
 # A failure of fakescope itself, not of an input: never 1, which `scan` uses for "fake found".
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
