@@ -7,11 +7,13 @@ the calibration never saw. This writes ``docs/splits/calibration_split.csv``
 
 - ``wild_dev`` (all 140 videos) and the shared ``videos`` not set aside for training
   (``docs/splits/shared_videos_split.csv``): videos are grouped by person (dlib descriptors of
-  each face track, `data.video_persons`), by DeepFaceLive celebrity folder (a swap, its
+  each face track, `data.video_persons`, at 0.5 as `data.identity` clusters crops: at 0.6 look-alikes
+  chain 137 of the 183 videos into one group), by DeepFaceLive celebrity folder (a swap, its
   original and every clip of that model), by DFD actor id, and by repository for the other
   tools (a tool's inputs and its outputs); whole groups go to ``calibration`` or ``eval``,
-  alternating in the order of their names' sha1 within each source so that each source's reals
-  are halved. DFDC clips and every fake of the shared videos stay ``eval`` (the shared-video
+  largest first (ties by their names' sha1), each to the side that has fewer real videos of
+  its set so far, so that each set's reals are about halved (a person's whole footage moves
+  with them, so single sources can fall mostly on one side: the counts are printed). DFDC clips and every fake of the shared videos stay ``eval`` (the shared-video
   AUC is measured on them), with their groups.
 - ``real_faces`` photos: grouped by the dataset's ``person`` column joined with dlib identity
   clusters (`data.identity`), then 60 % of the groups ``train``, 20 % ``calibration``, 20 %
@@ -37,6 +39,7 @@ from fakescope.data.video_persons import person_groups, track_descriptors
 from fakescope.output.atomic import atomic_write_bytes, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
+SAME_PERSON = 0.5  # dlib descriptor distance between two tracks' crops (median)
 
 
 def _sha(names) -> str:
@@ -78,12 +81,13 @@ def split_videos(table: pd.DataFrame, groups: dict[str, str]) -> pd.Series:
     side: dict[str, str] = {g: "eval" for g in forced}
     reals = {"calibration": {}, "eval": {}}
     members = table.groupby("group")["name"].apply(list)
-    # each group's source: that of its first real video (else its first video)
-    order = sorted(members.index, key=lambda g: _sha(members[g]))
+    n_reals = table.groupby("group")["label"].apply(lambda s: int((s == "REAL").sum()))
+    # balanced per set (wild_dev, videos): that of the group's first real video (else first)
+    order = sorted(members.index, key=lambda g: (-n_reals[g], _sha(members[g])))
     for g in order:
         part = table[table["group"] == g]
         first = part[part["label"] == "REAL"].head(1)
-        src = (first if len(first) else part.head(1))["source"].item()
+        src = (first if len(first) else part.head(1))["set"].item()
         n_real = int((part["label"] == "REAL").sum())
         if g not in side:
             cal, ev = reals["calibration"].get(src, 0), reals["eval"].get(src, 0)
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for s, p in todo:
         desc[f"{s}:{p}"] = track_descriptors([shared / s / p])[str(shared / s / p)]
         atomic_write_bytes(desc_file, pickle.dumps(desc))
-    groups = person_groups(desc, known_links(videos))
+    groups = person_groups(desc, known_links(videos), limit=SAME_PERSON)
     videos["split"], videos["group"] = split_videos(videos, groups)
     photos = photo_table(shared, cache)
     out = pd.concat([videos, photos], ignore_index=True)[
