@@ -90,6 +90,33 @@ def test_upload_gives_the_clis_record(setup):
     assert img.status_code == 200 and img.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_input_is_served_for_the_page_with_ranges(setup):
+    client = setup["client"]
+    job = wait(client, upload(client, setup["media"] / "clip.mp4").json()["id"])
+    whole = client.get(f"/api/scans/{job['id']}/input")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    assert whole.content == (setup["media"] / "clip.mp4").read_bytes()
+    assert whole.headers["x-content-type-options"] == "nosniff"
+    part = client.get(f"/api/scans/{job['id']}/input", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.content) == 100  # <video> seeks by ranges
+    assert client.get(f"/api/scans/{'0' * 32}/input").status_code == 404
+
+
+def test_the_report_is_a_self_contained_download(setup):
+    client = setup["client"]
+    job = wait(client, upload(client, setup["media"] / "clip.mp4", name="Interview <1>.mp4").json()["id"])
+    r = client.get(f"/api/scans/{job['id']}/report")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-disposition"] == 'attachment; filename="fakescope-report-Interview_1_.html"'
+    html = r.text
+    assert "<h2>Interview &lt;1&gt;.mp4</h2>" in html  # the client's name, escaped
+    assert "data:image/jpeg;base64," in html  # the boxed frame, from the job's copy
+    assert html.count("data:image/png;base64,") == 2 * len(job["result"]["tracks"])
+    assert "--sampling uniform:4" in html  # the server's settings in the reproduction
+    assert "<script" not in html
+    assert client.get(f"/api/scans/{'0' * 32}/report").status_code == 404
+
+
 def test_sniffed_not_named_and_non_media_abstains(setup):
     client = setup["client"]
     job = wait(client, upload(client, setup["media"] / "face.png", name="holiday.mp4").json()["id"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import shutil
 import sqlite3
 import uuid
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -246,12 +247,58 @@ def create_app(config: ServeConfig) -> FastAPI:
                                 content_disposition_type="attachment")
         return FileResponse(real, media_type=media_type)
 
+    @app.get("/api/scans/{job_id}/input", dependencies=[Depends(authorised_image)])
+    def scanned_input(job_id: JobId) -> FileResponse:
+        """The scanned bytes, for the page's <video> / <img> (seek needs ranges: served by
+        `FileResponse`). Only kinds a browser plays, typed by the stored suffix (never HTML);
+        anything else is a download."""
+        job = store.get(job_id)
+        path = Path(job.input_path) if job is not None else None
+        if path is None or not path.is_file():
+            raise HTTPException(404, "no such scan, or its input is gone")
+        media_type = _PLAYABLE.get(path.suffix.lower())
+        if media_type is None:
+            return FileResponse(path, media_type="application/octet-stream",
+                                filename="input" + path.suffix, content_disposition_type="attachment")
+        return FileResponse(path, media_type=media_type)
+
+    @app.get("/api/scans/{job_id}/report", dependencies=[Depends(authorised)])
+    def report(job_id: JobId) -> Response:
+        """The job as `fakescope report` writes it: one self-contained HTML file, sent as a
+        download (never rendered from this origin)."""
+        job = store.get(job_id)
+        if job is None or job.result is None:
+            raise HTTPException(404, "no such scan, or it has no result yet")
+        html = _report_html(job, artefacts / job.id)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(job.filename).stem)[:60] or "scan"
+        return Response(html, media_type="text/html; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="fakescope-report-{stem}.html"'})
+
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+# What the page's <video> / <img> may be given, by the stored input's suffix.
+_PLAYABLE = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
+             ".webm": "video/webm", ".ogv": "video/ogg", ".mkv": "video/x-matroska",
+             ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg",
+             ".jfif": "image/jpeg", ".png": "image/png", ".apng": "image/apng",
+             ".gif": "image/gif", ".webp": "image/webp", ".bmp": "image/bmp"}
+
+
+def _report_html(job, artefacts: Path) -> str:
+    """`output.report` for one job: its input copy for the frame, its --explain folder."""
+    from fakescope.output.evidence import gather
+    from fakescope.output.report import Item, render
+
+    sha8 = (job.result.get("sha256") or "")[:8]
+    folders = sorted(artefacts.glob(f"*_{sha8}")) if sha8 and artefacts.is_dir() else []
+    evidence = gather(job.result, Path(job.input_path), folders[0] if folders else None)
+    return render([Item(job.result, evidence, settings=job.settings, title=job.filename)])
 
 
 def _scan_suffix(path: str) -> str:
