@@ -19,12 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fakescope.detectors.registry import describe_detectors
+    from fakescope.evaluate.calibration import packaged_calibration
 
     listings = describe_detectors()
     width = max([12, *(len(d.name) for d in listings)])  # names line up in one column
     for d in listings:
+        cal = packaged_calibration(d.name, d.sha256) if d.sha256 else None
         if args.json:
-            print(json.dumps(asdict(d)))
+            print(json.dumps({**asdict(d), "calibration": cal.to_dict() if cal else None}))
             continue
         mark = "*" if d.default else " "
         if d.problem:
@@ -39,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
             points = "  ".join(f"FAR {float(k.split('_', 1)[1]):.0%}: {v:.4f}"
                                for k, v in d.operating_points.items())
             print(f"  {'':<{width}} validation operating points (--threshold): {points}")
+        if cal is not None:
+            bands = "  ".join(f"{kind}: fake >= {k.fake_threshold:.4f}, inconclusive >= "
+                              f"{k.inconclusive_threshold:.4f}" for kind, k in sorted(cal.kinds.items()))
+            print(f"  {'':<{width}} scan's verdict bands (file-level calibration): {bands}")
     if not args.json:
         print("* default of `fakescope scan`")
     return 0
