@@ -40,7 +40,7 @@ def main() -> int:
         time.sleep(0.05)
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1500"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2500"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     try:
@@ -48,7 +48,10 @@ def main() -> int:
         driver.find_element(By.ID, "file").send_keys(str(video))
         driver.find_element(By.ID, "submit").click()
         WebDriverWait(driver, 300).until(ec.visibility_of_element_located((By.ID, "verdict")))
-        time.sleep(1.0)  # let the overlay images load
+        # the page opens the video on its most suspicious sampled frame, faces boxed
+        WebDriverWait(driver, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#boxes rect.facebox"))
+        time.sleep(1.5)  # let the frame and the overlay images load
         OUT.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(OUT))
     finally:

@@ -96,6 +96,10 @@ def test_uploaded_html_is_never_stored_or_served_as_html(env, tmp_path):
     r = client.get(f"/api/scans/{job_id}/artefacts/x.html")
     assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
     assert r.headers["content-disposition"].startswith("attachment")
+    # The page's <video>/<img> source: a non-media upload is a download there too.
+    r = client.get(f"/api/scans/{job_id}/input")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"].startswith("attachment")
 
 
 def test_job_ids_are_validated_where_they_enter(env, tmp_path):
@@ -261,6 +265,11 @@ def test_token_rules_have_no_bypass(env, tmp_path):
     # the page's <img> tags: ?token= works on artefacts, and only there
     assert client.get(f"/api/scans/{job_id}/artefacts/o.png?token={TOKEN}").status_code == 200
     assert client.get(f"/api/scans/{job_id}/artefacts/o.png?token=wrong").status_code == 401
+    # the page's <video>/<img> of the input likewise; the report (fetched by script) by header only
+    assert client.get(f"/api/scans/{job_id}/input?token={TOKEN}").status_code == 200
+    assert client.get(f"/api/scans/{job_id}/input").status_code == 401
+    assert client.get(f"/api/scans/{job_id}/report?token={TOKEN}").status_code == 401
+    assert client.get(f"/api/scans/{job_id}/report", headers=good).status_code in (200, 404)
 
 
 # -- 5. limits, deletion, leftovers ------------------------------------------------------------

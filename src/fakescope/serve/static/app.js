@@ -156,7 +156,10 @@ function showViewer(job) {
       "This browser cannot play this file's format: the boxes of each sampled frame are listed as you choose points on the timeline.")));
   }
   const pts = r.timeline || [];
-  if (pts.length) drawBoxes(r, pts.reduce((a, b) => (b.score > a.score ? b : a)));
+  if (!pts.length) return;
+  const top = pts.reduce((a, b) => (b.score > a.score ? b : a));  // open on the most suspicious frame
+  if (r.kind === "video") media.addEventListener("loadedmetadata", () => seek(r, top), { once: true });
+  else drawBoxes(r, top);
 }
 
 function seek(r, point) {
