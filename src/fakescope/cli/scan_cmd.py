@@ -25,13 +25,16 @@ verdicts and no probability."""
 
 EPILOG = """\
 output:
-  default      a table on stdout (or in --out FILE)
+  default      a table on stdout (or in --out FILE): verdict, score, calibrated
+               probability and a one-line reason per input
   --json       one JSON object per input and line: path, sha256, kind, verdict, score,
                probability, threshold, inconclusive_threshold, reason,
                detector {name, version, weights_sha256},
                tracks [{id, score, frames, boxes, scores}] (one per person),
                timeline [{frame, time_s, score}] (max over faces per sampled frame),
-               timings_s (seconds per stage)
+               timings_s (seconds per stage), media (format, size, resolution, duration,
+               codec), provenance {c2pa, exif, container} (read beside the pixels, never
+               scored), explanation (what the verdict means, in one sentence)
   --csv        one row per input
   --out FILE   write there instead of stdout. Resumable: every finished input is appended
                and fsynced to a JSON-lines journal (FILE itself with --json, else

@@ -35,7 +35,8 @@ _MAX_TAG = 200  # characters kept per tag value (tags are free text written by a
 def describe(path: str | os.PathLike, info: Any,
              timings: dict[str, float] | None = None) -> tuple[dict | None, dict | None]:
     """(facts, provenance) of a probed file, for `ScanResult.media` / `.provenance`; (None,
-    None) when it could not be probed. Adds its time to ``timings["provenance"]``."""
+    None) when it could not be probed. Adds its time to ``timings["provenance"]`` and
+    ``timings["total"]``."""
     if info is None:
         return None, None
     t0 = time.perf_counter()
@@ -45,8 +46,11 @@ def describe(path: str | os.PathLike, info: Any,
     except OSError as exc:  # gone since it was probed: the probe's facts are still known
         facts = {"error": f"{type(exc).__name__}: {exc}"}
     facts["format"] = (provenance["container"] or {}).get("format")
-    if timings is not None:
-        timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t0
+    if timings is not None:  # read after the scan's total was taken: counted in it too
+        spent = time.perf_counter() - t0
+        timings["provenance"] = timings.get("provenance", 0.0) + spent
+        if "total" in timings:
+            timings["total"] += spent
     return facts, provenance
 
 
