@@ -140,7 +140,8 @@ function showViewer(job) {
   box.replaceChildren();
   const r = job.result;
   const m = (r && r.media) || {};
-  if (!r || !m.width) { box.append(el("p", { class: "meta" }, "The file could not be read, so there is nothing to show.")); return; }
+  if (!r || !r.kind) { box.append(el("p", { class: "meta" }, "The file could not be read, so there is nothing to show.")); return; }
+  if (!m.width) { box.append(el("p", { class: "meta" }, "This record was made before the page kept the file's size, so its frames are not shown.")); return; }
   const src = withToken(`/api/scans/${job.id}/input`);
   const stage = el("div", { class: "stage" });
   const media = r.kind === "video"
