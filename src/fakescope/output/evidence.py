@@ -109,7 +109,7 @@ def read_frame(path: Path, kind: str | None, index: int, time_s: float) -> np.nd
 
 def draw_boxes(image: np.ndarray, faces: list[tuple[list[float], float, int]]) -> bytes:
     """JPEG of `image` (downscaled to `MAX_FRAME_SIDE`) with a labelled box per face."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     img = Image.fromarray(image)
     scale = min(1.0, MAX_FRAME_SIDE / max(img.size))
@@ -117,13 +117,15 @@ def draw_boxes(image: np.ndarray, faces: list[tuple[list[float], float, int]]) -
         img = img.resize((round(img.width * scale), round(img.height * scale)))
     draw = ImageDraw.Draw(img)
     width = max(2, round(max(img.size) / 300))
+    font = ImageFont.load_default(size=max(12, round(max(img.size) / 30)))  # readable at any size
     for box, score, track in faces:
         x0, y0, x1, y1 = (v * scale for v in box)
         draw.rectangle((x0, y0, x1, y1), outline=(255, 210, 0), width=width)
         label = f"person {track + 1}: {score:.2f}"
-        tx, ty = x0, max(0.0, y0 - 14)
-        draw.rectangle(draw.textbbox((tx, ty), label), fill=(0, 0, 0))
-        draw.text((tx, ty), label, fill=(255, 255, 255))
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+        tx, ty = x0, max(0.0, y0 - (bottom - top) - 2 * width)
+        draw.rectangle((tx, ty, tx + right + 4, ty + bottom + 2), fill=(0, 0, 0))
+        draw.text((tx + 2, ty), label, fill=(255, 255, 255), font=font)
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
