@@ -18,6 +18,7 @@ reports every row: OUT/calibration.json, OUT/calibration.md, OUT/labels.csv.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -66,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         if code not in (0, 1, 4):
             print(f"scan of {name} ended with exit code {code}; see {journal}")
         journals.append(str(journal))
+    # relative paths: the calibration file records its command
     return fakescope(["calibrate", *journals, "--labels", str(out / "labels.csv"),
-                      "--root", str(shared), "--out", str(out / "calibration.json"),
+                      "--root", os.path.relpath(shared), "--out", str(out / "calibration.json"),
                       "--report", str(out / "calibration.md"),
                       "--data", "scan records of docs/splits/calibration_split.csv (calibration "
                                 "rows) and the DFDC val crops; scripts/calibrate_default.py"])

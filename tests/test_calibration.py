@@ -207,3 +207,23 @@ def test_calibrate_cli_fits_on_the_calibration_split_only(toy, tmp_path, capsys)
     code = main(["calibrate", str(tmp_path / "missing.jsonl"), "--labels",
                  str(tmp_path / "labels.csv"), "--out", str(tmp_path / "x.json")])
     assert code == 2 and "missing.jsonl: no such results file" in capsys.readouterr().err
+
+
+def test_the_shipped_calibration_is_for_the_shipped_weights_and_used_by_default():
+    from fakescope.evaluate.calibration import packaged_calibration
+    from fakescope.families.faceblend.detector import packaged_weights
+
+    _, sha = packaged_weights()
+    cal = packaged_calibration("faceblend", sha)
+    assert cal is not None and set(cal.kinds) == {"video", "image"}
+    for k in cal.kinds.values():
+        assert 0.5 < k.inconclusive_threshold <= k.fake_threshold < 1.0 and k.n_real >= 40
+        # the points read off its own reals: at most 1 % / 5 % of them at or above
+        assert k.achieved and sum(v["fake"] for s, v in k.achieved.items() if s.endswith("/REAL")) \
+            <= 0.01 * k.n_real
+    assert cal.command.startswith("fakescope calibrate ") and "/work" not in cal.command
+    assert packaged_calibration("faceblend", "0" * 64) is None  # other weights: none
+    detector = create_detector("faceblend")
+    scanner = Scanner(detector, face_detector="haar")
+    assert scanner.verdicts.calibration == cal
+    assert scanner.settings()["verdicts"]["calibration"] == cal.sha256

@@ -68,6 +68,20 @@ def _records(paths: list[str]):
     return out
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that fits this calibration again (recorded in the file)."""
+    import shlex
+
+    parts = ["fakescope", "calibrate", *args.results]
+    for labels in args.labels:
+        parts += ["--labels", labels]
+    if args.root:
+        parts += ["--root", args.root]
+    parts += ["--out", args.out, "--fake-far", str(args.fake_far), "--inconclusive-far",
+              str(args.inconclusive_far), "--min-reals", str(args.min_reals)]
+    return shlex.join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -88,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             cal = load_calibration(args.calibration)
         else:
             part = calibration_rows(table)
-            command = "fakescope calibrate " + " ".join(sys.argv[2:])
+            command = _command(args)
             cal = fit_calibration(
                 part.assign(label=part["y"]), detector=part["detector"].iloc[0],
                 weights_sha256=part["weights_sha256"].iloc[0],
