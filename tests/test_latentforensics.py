@@ -215,9 +215,9 @@ def test_per_channel_study_finds_the_channel_that_carries_the_label(tmp_path):
         per_channel_accuracy(codes[:, 0], y, train, ~train)
 
 
-def test_fakescope_train_recipe_then_eval_on_its_bundle(tmp_path, capsys):
-    """`fakescope train` runs the family's recipe from YAML (align → PCA → LR → bundle), and
-    `fakescope eval` reads the skops bundle like any other."""
+def _write_face_table(tmp_path: Path) -> None:
+    """crops/ with 40 astronaut faces (odd ones tinted: "fake") and table.csv splitting them
+    train / val / test by pairs."""
     import cv2
     import pandas as pd
 
@@ -233,6 +233,14 @@ def test_fakescope_train_recipe_then_eval_on_its_bundle(tmp_path, capsys):
         rows.append({"path": f"c{i:02d}.jpg", "label": label, "group": f"v{i}",
                      "split_group": f"g{i // 2}", "split": split})
     pd.DataFrame(rows).to_csv(tmp_path / "table.csv", index=False)
+
+
+def test_fakescope_train_recipe_then_eval_on_its_bundle(tmp_path, capsys):
+    """`fakescope train` runs the family's recipe from YAML (align → PCA → LR → bundle), and
+    `fakescope eval` reads the skops bundle like any other."""
+    import pandas as pd
+
+    _write_face_table(tmp_path)
     (tmp_path / "lf.yaml").write_text(
         "recipe: latentforensics\ntable: table.csv\nimage_root: crops\nout_dir: out\n"
         "projector_kwargs: {n_components: 8, resolution: 16}\nclassifiers: [lr]\n"
@@ -253,3 +261,22 @@ def test_fakescope_train_recipe_then_eval_on_its_bundle(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("recipe: latentforensics\ntable: t.csv\nout_dir: o\nbogus: 1\n")
     assert main(["train", str(tmp_path / "bad.yaml")]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_model_card_command_runs_the_module(tmp_path):
+    """The model card's `python -m fakescope.families.latentforensics.train ...` is run as
+    written (a fresh interpreter executing the module as __main__, where a helper defined below
+    the __main__ block is a NameError) and writes its bundle."""
+    import subprocess
+    import sys
+
+    _write_face_table(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fakescope.families.latentforensics.train", "--table", "table.csv",
+         "--image-root", "crops", "--out", "out", "--projector", "pca",
+         "--projector-arg", "n_components=8", "--projector-arg", "resolution=16",
+         "--classifiers", "lr", "--max-iter", "50", "--n-bootstrap", "20"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "pca lr: auc" in proc.stdout
+    assert (tmp_path / "out" / "latentforensics_pca_lr.skops").is_file()

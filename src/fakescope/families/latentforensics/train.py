@@ -105,6 +105,16 @@ def _codes(proj: Projector, faces: pd.DataFrame, out: Path) -> np.ndarray:
     return codes
 
 
+def _portable(training: dict) -> dict:
+    """The training settings with paths relative to the working directory: a bundle that
+    travels must not carry the training machine's absolute paths."""
+    out = dict(training)
+    for key in ("table", "image_root", "out_dir"):
+        if out.get(key):
+            out[key] = os.path.relpath(str(out[key]))
+    return out
+
+
 def _measure(cfg: RecipeConfig, name: str, model, codes: np.ndarray, faces: pd.DataFrame,
              proj: Projector, out: Path, n_fit: int) -> dict[str, Any]:
     """Val thresholds, test metrics with cluster-bootstrap intervals, and the bundle."""
@@ -286,12 +296,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def _portable(training: dict) -> dict:
-    """The training settings with paths relative to the working directory: a bundle that
-    travels must not carry the training machine's absolute paths."""
-    out = dict(training)
-    for key in ("table", "image_root", "out_dir"):
-        if out.get(key):
-            out[key] = os.path.relpath(str(out[key]))
-    return out
