@@ -16,5 +16,11 @@ test: setup
 	bash scripts/setup_browser.sh
 	$(PY) -m pytest -q
 
+# The default detector's network per face (PyTorch vs ONNX Runtime; needs nothing else), then
+# the end-to-end scan of the shared DFDC clips (needs ../shared/data/videos/dfdc). Results go to
+# runs/bench/, not over the committed ones in benchmarks/results/. Every other benchmark, what it
+# needs and the result it wrote: benchmarks/README.md.
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_inference.py --bundle src/fakescope/weights/faceblend_dfdc.pt \
+	    --out runs/bench/inference.md
+	$(PY) benchmarks/bench_scan_clip.py --out runs/bench/scan_clip.md
