@@ -52,13 +52,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(args.run / "detector.pt")
     model = build_model(bundle).eval()
-    cfg = StyleContentConfig.load(None)
+    cfg = StyleContentConfig.load(args.run / "config.yaml")  # the run's own settings
     saved = pd.read_csv(args.run / "clip_scores.csv")
-    import yaml
-
-    raw = yaml.safe_load((args.run / "config.yaml").read_text())
-    for k, v in raw.items():
-        setattr(cfg, k, v)
     clips = clip_table(cfg, pd.read_csv(cfg.table))
     feats, cache = build_features(cfg, model, clips)
     clips = clips[feats["keep"].numpy()].reset_index(drop=True)

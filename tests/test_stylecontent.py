@@ -368,3 +368,20 @@ def test_tensorboard_is_written_or_skipped_cleanly(tmp_path, monkeypatch, instal
     assert len(fit["history"]) == 2
     events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert bool(events) == installed
+
+
+def test_config_paths_are_relative_to_the_config_file_not_the_package(tmp_path, monkeypatch):
+    """A config's paths — those it names and the defaults it leaves out — resolve against its
+    own folder, whatever the working directory and wherever the package is installed (no
+    `parents[N]` of the module)."""
+    from fakescope.families.stylecontent.train import StyleContentConfig
+
+    conf = tmp_path / "project" / "configs"
+    conf.mkdir(parents=True)
+    (conf / "sc.yaml").write_text("recipe: stylecontent\ntable: tracks.csv\nepochs: 3\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = StyleContentConfig.load("project/configs/sc.yaml", ["out_dir=elsewhere"])
+    assert cfg.table == str(conf / "tracks.csv")
+    assert cfg.cache_dir == str(tmp_path / "project" / "cache" / "stylecontent" / "features")
+    assert cfg.out_dir == str(tmp_path / "elsewhere")  # --set: relative to the working directory
+    assert cfg.epochs == 3

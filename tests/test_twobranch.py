@@ -4,6 +4,7 @@ tiny untrained network through the real `fakescope scan` (its scores mean nothin
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,13 +102,23 @@ def test_scan_cli_runs_a_twobranch_bundle(tmp_path):
     assert np.isclose(t["score"], np.mean(t["scores"]))
 
 
-def test_twobranch_without_weights_says_so():
+def test_twobranch_without_weights_says_so(tmp_path, monkeypatch, capsys):
+    import re
+
+    from fakescope.cli.main import main as cli_main
     from fakescope.detectors import create_detector
     from fakescope.detectors.registry import describe_detectors
     from fakescope.errors import WeightsError
 
-    with pytest.raises(WeightsError, match="no packaged twobranch weights"):
+    with pytest.raises(WeightsError, match="no packaged twobranch weights") as err:
         create_detector("twobranch")
+    # the command the message offers is one `fakescope train` accepts, run from the repository
+    command = re.search(r"`fakescope (train [^`]+)`", str(err.value)).group(1)
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(repo)
+    argv = command.replace("RUN", str(tmp_path / "run")).split() + ["--print-config"]
+    assert cli_main(argv) == 0
+    assert f"out_dir: {tmp_path / 'run'}" in capsys.readouterr().out
     listing = {d.name: d for d in describe_detectors()}["twobranch"]
     assert listing.unit == "sequence" and listing.weights is None and listing.problem
 

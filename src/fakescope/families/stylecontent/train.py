@@ -73,24 +73,25 @@ class StyleContentConfig:
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], base: Path, where: str = "config"
                      ) -> StyleContentConfig:
-        """From a YAML mapping; relative paths are relative to `base` (the config's folder)."""
+        """From a YAML mapping. Relative paths, the defaults' included, are relative to `base`
+        (the config's folder), never to this module's place: an installed package has no
+        repository around it."""
         raw = dict(raw)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - names)
         if unknown:
             raise ValueError(f"{where}: unknown keys {unknown}")
+        defaults = cls()
         for key in ("table", "cache_dir", "out_dir"):
-            if key in raw:
-                raw[key] = str((Path(base) / raw[key]).resolve())
+            raw[key] = str((Path(base) / raw.get(key, getattr(defaults, key))).resolve())
         return cls(**raw)
 
     @classmethod
-    def load(cls, path: str | Path | None, overrides: list[str] | None = None) -> StyleContentConfig:
-        raw: dict[str, Any] = {}
-        base = Path.cwd()
-        if path is not None:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-            base = Path(path).resolve().parent
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> StyleContentConfig:
+        """The config file at `path` with `--set KEY=VALUE` overrides (paths given there are
+        relative to the working directory, like any command-line path)."""
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        base = Path(path).resolve().parent
         raw.pop("recipe", None)  # `recipe: stylecontent` routes `fakescope train` here
         cfg = cls.from_mapping(raw, base, where=str(path))
         names = {f.name for f in dataclasses.fields(cls)}
@@ -106,12 +107,6 @@ class StyleContentConfig:
                 if head in ("table", "cache_dir", "out_dir"):
                     parsed = str(Path(str(parsed)).resolve())
                 setattr(cfg, head, parsed)
-        if path is None:  # defaults are relative to the repository's configs/
-            repo = Path(__file__).resolve().parents[4] / "configs"
-            for key in ("table", "cache_dir", "out_dir"):
-                value = getattr(cfg, key)
-                if not Path(value).is_absolute():
-                    setattr(cfg, key, str((repo / value).resolve()))
         return cfg
 
 
@@ -430,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("config", nargs="?")
+    ap.add_argument("config", help="e.g. configs/stylecontent_sbi.yaml (paths relative to it)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)

@@ -20,7 +20,7 @@ from fakescope.errors import WeightsError
 def packaged_weights() -> tuple[Path, str]:
     raise WeightsError("no packaged twobranch weights: none was trained and measured well "
                        "enough to ship (docs/twobranch.md); pass a bundle with --weights PATH "
-                       "(`fakescope train --config configs/twobranch_sbi.yaml` writes one)")
+                       "(`fakescope train configs/twobranch_sbi.yaml --out RUN` writes RUN/detector.pt)")
 
 
 class TwoBranchDetector(BundleSequenceDetector):
