@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fakescope.data.video_persons import SAME_PERSON, person_groups
 from fakescope.output.atomic import atomic_write_text
-
-SAME_PERSON = 0.6
 
 
 def candidates(labels: pd.DataFrame) -> list[str]:
@@ -42,19 +41,17 @@ def candidates(labels: pd.DataFrame) -> list[str]:
 
 def persons(paths: list[str], desc: dict[str, np.ndarray]) -> list[list[str]]:
     """Connected components of "same person" (same DFD actor id, or median crop-descriptor
-    distance below SAME_PERSON)."""
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_nodes_from(paths)
-    for i, a in enumerate(paths):
-        for b in paths[i + 1:]:
-            actor = Path(a).parts[0] == Path(b).parts[0] == "dfd" and \
-                Path(a).name.split("__")[0] == Path(b).name.split("__")[0]
-            dist = np.median(np.linalg.norm(desc[a][:, None] - desc[b][None], axis=-1))
-            if actor or dist < SAME_PERSON:
-                g.add_edge(a, b)
-    return sorted(sorted(c) for c in nx.connected_components(g))
+    distance below SAME_PERSON), through the person grouping the calibration split uses."""
+    actors: dict[str, list[str]] = {}
+    for p in paths:
+        if Path(p).parts[0] == "dfd":
+            actors.setdefault(Path(p).name.split("__")[0], []).append(p)
+    links = [(same[0], other) for same in actors.values() for other in same[1:]]
+    group = person_groups({p: [desc[p]] for p in paths}, links, limit=SAME_PERSON)
+    members: dict[str, list[str]] = {}
+    for p, g in group.items():
+        members.setdefault(g, []).append(p)
+    return sorted(sorted(m) for m in members.values())
 
 
 def rule_split(labels: pd.DataFrame, groups: list[list[str]]) -> pd.Series:
