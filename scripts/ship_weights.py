@@ -62,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     atomic_write_text(WEIGHTS / "fakebuster_dfdc.json", json.dumps(card, indent=2) + "\n")
     val = meta.extra.get("val", {})
-    md = f"""# Model card: fakebuster_dfdc (shipped default detector)
+    run = args.run.resolve()
+    run_arg = run.relative_to(REPO) if run.is_relative_to(REPO) else args.run
+    ship = f'.venv/bin/python scripts/ship_weights.py {run_arg} --command "{args.command}"'
+    md = f"""# Model card: fakebuster_dfdc (seed 002, shipped: `--detector fakebuster`)
+
+The default detector is `faceblend` ([its card](faceblend_dfdc.md)); these weights ship so
+that seed 002's Fake-Buster can be run and compared.
 
 | | |
 |---|---|
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
 ## Training
 - Command (reproduces this file on 2 CPU cores; see docs/ablation.md for every row):
-  `{args.command}` then `{'.venv/bin/python scripts/ship_weights.py ' + str(args.run.relative_to(REPO)) if args.run.is_relative_to(REPO) else ''}`.
+  `{args.command}` (its shipped row: `{run_arg}`), then `{ship}`.
 - Data: `../shared/data/dfdc_faces` — 23,260 face crops, one per DFDC training video
   (11,396 REAL, 11,864 FAKE). Split: `docs/splits/dfdc_faces_split.csv`, made by
   `scripts/make_dfdc_split.py` from dlib face-descriptor identity clusters
