@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The exit status of a failure of fakescope itself, not of an input, for every command: never 1,
+# which `scan` uses for "fake found" (scan.outcome holds scan's other codes).
+EXIT_INTERNAL = 3
+
 
 class FakescopeError(Exception):
     """Base class for every error fakescope raises on purpose."""

@@ -8,11 +8,10 @@ import logging
 import sys
 
 from fakescope import __version__
+from fakescope.errors import EXIT_INTERNAL
 
 SUBCOMMANDS = ("scan", "extract", "train", "eval", "calibrate", "analyze", "detectors",
                "serve", "report")
-# A failure of fakescope itself, not of an input: never 1, which `scan` uses for "fake found".
-EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("fakescope")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from fakescope.errors import FakescopeError
+from fakescope.errors import EXIT_INTERNAL, FakescopeError  # EXIT_INTERNAL: scan's code 3 too
 from fakescope.types import DetectorInfo, ScanResult
 
-EXIT_CLEAN, EXIT_FAKE, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
+EXIT_CLEAN, EXIT_FAKE, EXIT_INCOMPLETE, EXIT_INCONCLUSIVE = 0, 1, 2, 4  # 3: EXIT_INTERNAL
 REASON_NO_FACE = "no_face"
 REASON_NO_SEQUENCE = "no_sequence"  # faces, but no track fills a temporal detector's unit
 UNREADABLE = "unreadable"
