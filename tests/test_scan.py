@@ -92,7 +92,8 @@ def test_real_face_result_fields(env):
     assert r.sha256 == sha256_file(env["media"] / "face.png")
     assert r.detector.name == "fakebuster" and r.detector.weights_sha256 == env["sha"]
     assert r.threshold == 0.5
-    assert set(r.timings_s) == {"probe", "decode", "faces", "detector", "explain", "total"}
+    assert set(r.timings_s) == {"probe", "decode", "faces", "detector", "explain", "provenance",
+                                "total"}
     assert len(r.tracks) == 1 and r.tracks[0].frames == [0]
     truth = face_boxes(IMAGE_SIZE, faces=1, moving=False)[0]
     assert box_iou(r.tracks[0].boxes[0], truth).item() > 0.5
@@ -271,8 +272,9 @@ def test_result_dict_roundtrip_and_formats(env):
     for r in env["results"]:
         d = json.loads(to_json_line(r))
         assert list(d) == ["path", "sha256", "kind", "verdict", "score", "probability",
-                           "threshold", "inconclusive_threshold", "reason", "detector", "tracks", "timeline", "timings_s", "frames_read",
-                           "frames_unreadable", "settings_key"]
+                           "threshold", "inconclusive_threshold", "reason", "detector", "tracks",
+                           "timeline", "timings_s", "frames_read", "frames_unreadable",
+                           "settings_key", "media", "provenance", "explanation"]
         assert d["settings_key"] == env["scanner"].settings_key
         assert result_from_dict(d) == r
     csv_text = to_csv(env["results"]).splitlines()

@@ -67,8 +67,10 @@ def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
     arr = frame.to_ndarray(format="rgb24", **kwargs)
     quarter_turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise, like np.rot90
     if quarter_turns:
-        arr = np.ascontiguousarray(np.rot90(arr, quarter_turns))
-    return arr
+        arr = np.rot90(arr, quarter_turns)
+    # PyAV >= 18 hands back a view over the padded lines of narrow frames; the crops and the
+    # detectors downstream expect (and tests check) a C-contiguous image. No copy when it is.
+    return np.ascontiguousarray(arr)
 
 
 @dataclass
