@@ -105,6 +105,17 @@ def test_calibration_values_are_checked():
         _kind(a=-1.0)
 
 
+def test_scores_that_rank_fakes_lower_get_the_base_rate_not_an_inverted_probability():
+    from fakescope.evaluate.calibration import fit_platt
+
+    rng = np.random.default_rng(2)
+    real, fake = rng.beta(5, 2, 60), rng.beta(2, 5, 30)  # fakes score lower: an inverted cue
+    a, b = fit_platt(np.r_[np.zeros(60), np.ones(30)], np.r_[real, fake])
+    assert a == 0.0 and 1 / (1 + np.exp(-b)) == pytest.approx(30 / 90)
+    k = _kind(a=a, b=b)
+    assert k.probability(0.05) == k.probability(0.99) == pytest.approx(1 / 3)
+
+
 def test_calibration_file_round_trip_and_bad_files(tmp_path):
     cal = _cal(video=_kind(), image=_kind(0.9, 0.7, 2.0, -1.0))
     path = tmp_path / "cal.json"

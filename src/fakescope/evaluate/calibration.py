@@ -73,9 +73,9 @@ class KindCalibration:
         if self.inconclusive_threshold > self.fake_threshold:
             raise ValueError(f"inconclusive threshold {self.inconclusive_threshold} lies above "
                              f"the fake threshold {self.fake_threshold}")
-        if self.platt_a <= 0:
-            raise ValueError(f"Platt slope must be positive (a probability that falls as the "
-                             f"score rises is no calibration), got {self.platt_a}")
+        if self.platt_a < 0:
+            raise ValueError(f"Platt slope must not be negative (a probability that falls as "
+                             f"the score rises is no calibration), got {self.platt_a}")
 
     def probability(self, score: float) -> float:
         z = self.platt_a * float(_logit(score)) + self.platt_b
@@ -219,7 +219,11 @@ def far_threshold(real_scores, far: float) -> float:
 
 
 def fit_platt(labels, scores) -> tuple[float, float]:
-    """(a, b) of ``sigmoid(a * logit(score) + b)`` by logistic regression on logit(score)."""
+    """(a, b) of ``sigmoid(a * logit(score) + b)`` by logistic regression on logit(score),
+    with a >= 0. Where the calibration's fakes score *lower* than its reals the unconstrained
+    slope is negative; the constrained fit is then a = 0, b = logit(share of fakes): every
+    score gets the base rate — the score says nothing about these files, and the probability
+    says so rather than inverting the score."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(labels, dtype=np.int64)
@@ -227,7 +231,10 @@ def fit_platt(labels, scores) -> tuple[float, float]:
         raise ValueError("Platt scaling needs real and fake files")
     x = _logit(scores).reshape(-1, 1)
     model = LogisticRegression(C=1e6, max_iter=1000).fit(x, y)  # ~unpenalised
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+    a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
+    if a < 0:  # the log-likelihood is concave: the optimum on the boundary a = 0
+        a, b = 0.0, float(_logit(y.mean()))
+    return a, b
 
 
 def _counts(part: pd.DataFrame, fake_t: float, inc_t: float) -> dict[str, int]:
