@@ -144,6 +144,7 @@ def _write_clip(frames: list[np.ndarray], crf: int, path: Path) -> None:
 def video_set(detectors: dict, names: list[str], limit: int | None) -> list[dict]:
     from fakescope.media import iter_frames
     from fakescope.scan import Scanner
+    from fakescope.types import ScanResult
 
     labels = pd.read_csv(SHARED / "videos" / "labels.csv")
     split = pd.read_csv(REPO / "docs" / "splits" / "shared_videos_split.csv")
@@ -161,7 +162,8 @@ def video_set(detectors: dict, names: list[str], limit: int | None) -> list[dict
                 _write_clip(change(frames) if change else frames, crf, clip)
                 front = first.find_faces(clip)
                 for k, scanner in scanners.items():
-                    r = front if not hasattr(front, "tracks") else scanner.score_faces(front)
+                    # an abstain (no face left, e.g. at x0.25) is a result already: no score
+                    r = front if isinstance(front, ScanResult) else scanner.score_faces(front)
                     scores[(name, k)].append(np.nan if r.score is None else r.score)
             print(f"video {row.path} done", flush=True)
     rows = []

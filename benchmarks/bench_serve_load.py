@@ -139,7 +139,7 @@ def main() -> int:
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}; "
         f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (a shared machine: "
         "seconds are indicative). Server: `fakescope serve` with its defaults (packaged detector, "
-        "MTCNN, one scan worker); client: one thread per upload, all at once, each a distinct "
+        "BlazeFace, one scan worker); client: one thread per upload, all at once, each a distinct "
         "256x256 PNG of skimage's astronaut.",
         "",
         "| measure | value |",
