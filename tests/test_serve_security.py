@@ -353,7 +353,7 @@ def test_memory_cap_below_4_gib_keeps_explanations_working(tmp_path, astronaut):
     from fakescope.scan import IsolatedScanner, Limits
 
     iio.imwrite(tmp_path / "astronaut.png", astronaut)
-    with IsolatedScanner(ScanSettings(), Limits(memory_mb=1024)) as scanner:
+    with IsolatedScanner(ScanSettings(), Limits(memory_mb=2048)) as scanner:
         result = scanner.scan_file(tmp_path / "astronaut.png", explain_dir=tmp_path / "ex")
     assert result.verdict != "error", result.reason
     assert list((tmp_path / "ex").rglob("*.png"))
