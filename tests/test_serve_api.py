@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from bundle_factory import make_bundle
 from fastapi.testclient import TestClient
 from media_factory import make_image, make_video
+from serve_factory import serve_basics
 
 from fakescope.output.formats import result_to_dict
-from fakescope.scan import ScanSettings
 from fakescope.serve.app import ServeConfig, create_app
 from fakescope.serve.store import JobStore
 
@@ -26,11 +25,7 @@ BASE = "http://127.0.0.1:8000"  # a Host the server answers to (loopback by defa
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
-    bundle, _, _ = make_bundle(root / "fb.pt", threshold=0.5)
-    settings = ScanSettings(weights=str(bundle), runtime="torch", min_face=24, sampling="uniform:4")
-    media = root / "media"
-    media.mkdir()
-    make_image(media / "face.png", size=(256, 256))
+    settings, media = serve_basics(root)
     make_video(media / "clip.mp4", n_frames=8, size=(320, 240))
     (media / "notes.mp4").write_text("not a video at all\n" * 50)
     allowed = root / "allowed"

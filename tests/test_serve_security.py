@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bundle_factory import make_bundle
 from fastapi.testclient import TestClient
 from media_factory import make_image
+from serve_factory import serve_basics
 
 from fakescope.scan import ScanSettings
 from fakescope.serve.app import ServeConfig, create_app
@@ -31,11 +31,7 @@ TOKEN = "s3cret"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("security")
-    bundle, _, _ = make_bundle(root / "fb.pt", threshold=0.5)
-    settings = ScanSettings(weights=str(bundle), runtime="torch", min_face=24, sampling="uniform:4")
-    media = root / "media"
-    media.mkdir()
-    make_image(media / "face.png", size=(256, 256))
+    settings, media = serve_basics(root)
     make_image(media / "blank.png", size=(128, 128), blank=True)
     return {"root": root, "settings": settings, "media": media}
 
