@@ -3,6 +3,7 @@ test server runs with, and a media folder holding one face."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from bundle_factory import make_bundle
@@ -19,3 +20,14 @@ def serve_basics(root: Path) -> tuple[ScanSettings, Path]:
     media.mkdir()
     make_image(media / "face.png", size=(256, 256))
     return settings, media
+
+
+def wait(client, job_id: str, timeout: float = 120.0, headers: dict | None = None) -> dict:
+    """The job once it is done or failed (AssertionError past `timeout` seconds)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        job = client.get(f"/api/scans/{job_id}", headers=headers or {}).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")

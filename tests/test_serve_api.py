@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from media_factory import make_image, make_video
-from serve_factory import serve_basics
+from serve_factory import serve_basics, wait
 
 from fakescope.output.formats import result_to_dict
 from fakescope.serve.app import ServeConfig, create_app
@@ -37,16 +36,6 @@ def setup(tmp_path_factory):
     with TestClient(create_app(config), base_url=BASE) as client:
         yield {"root": root, "client": client, "settings": settings, "media": media,
                "allowed": allowed, "config": config}
-
-
-def wait(client, job_id, timeout=120.0, headers=None):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        job = client.get(f"/api/scans/{job_id}", headers=headers or {}).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 def upload(client, path: Path, name: str | None = None, **fields):

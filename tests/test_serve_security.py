@@ -11,7 +11,6 @@ import hashlib
 import os
 import shutil
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from media_factory import make_image
 from serve_factory import serve_basics
-
+from serve_factory import serve_basics
+from serve_factory import wait as _wait
 from fakescope.scan import ScanSettings
 from fakescope.serve.app import ServeConfig, create_app
 from fakescope.serve.store import JobStore
@@ -48,16 +48,6 @@ def _client(app, **kw) -> TestClient:
 def _upload(client, path: Path, name: str | None = None, **kw):
     with open(path, "rb") as fh:
         return client.post("/api/scans", files={"file": (name or path.name, fh)}, **kw)
-
-
-def _wait(client, job_id, timeout=120.0, headers=None):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        job = client.get(f"/api/scans/{job_id}", headers=headers or {}).json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 def _sha(path: Path) -> str:
